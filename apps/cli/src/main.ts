@@ -1,0 +1,78 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { cliEnvSchema, ConfigError, parseConfig } from '@facematch/config';
+import { isFaceMatchError } from '@facematch/contracts';
+import { FaceEngine } from '@facematch/engine';
+import { evaluate, formatReport } from './eval.ts';
+import { readPairs } from './pairs.ts';
+
+const USAGE = `usage:
+  facematch verify <img1> <img2>             exit 0 same person, 1 different, 2 error
+  facematch eval --pairs <file.csv> [--root <dir>] [--threshold t] [--json] [--distances <out.csv>] [--reference]
+
+environment: TF_BACKEND=auto|cuda|tensorflow|wasm, FACE_DETECTOR=auto|tiny|ssd, FACEMATCH_THRESHOLD, MODELS_DIR`;
+
+/** Returns the process exit code; never calls process.exit so tests can drive it. */
+export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    const env = parseConfig(cliEnvSchema);
+    const makeEngine = () =>
+      FaceEngine.create({
+        backend: env.TF_BACKEND,
+        modelsDir: env.MODELS_DIR,
+        detector: env.FACE_DETECTOR,
+        threshold: env.FACEMATCH_THRESHOLD,
+        maxPixels: env.MAX_IMAGE_PIXELS,
+        maxBytes: env.MAX_IMAGE_BYTES,
+        log: env.LOG_LEVEL === 'info' || env.LOG_LEVEL === 'debug' ? (msg, f) => io.err.write(`${msg} ${JSON.stringify(f)}\n`) : undefined,
+      });
+
+    if (command === 'verify') {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (positionals.length !== 2) throw new UsageError('verify takes exactly two image paths');
+      const [a, b] = await Promise.all(positionals.map((p) => readFile(p)));
+      const engine = await makeEngine();
+      const result = await engine.verify(a!, b!);
+      io.out.write(`${JSON.stringify(result, null, 2)}\n`);
+      return result.verified ? 0 : 1;
+    }
+
+    if (command === 'eval') {
+      const { values } = parseArgs({
+        args: rest,
+        options: { pairs: { type: 'string' }, root: { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean' }, distances: { type: 'string' }, reference: { type: 'boolean' } },
+      });
+      if (!values.pairs) throw new UsageError('eval needs --pairs <file.csv>');
+      const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+      if (threshold !== undefined && !(threshold > 0)) throw new UsageError('--threshold must be a positive number');
+      const pairs = readPairs(values.pairs, values.root);
+      const engine = await makeEngine();
+      const report = await evaluate(engine, pairs, { threshold, reference: values.reference });
+      const { distances, ...summary } = report;
+      if (values.distances) {
+        const rows = distances.map((d) => `${d.img1},${d.img2},${d.same ? 1 : 0},${d.distance ?? ''}`);
+        await writeFile(values.distances, `img1,img2,same,distance\n${rows.join('\n')}\n`);
+      }
+      io.out.write(values.json ? `${JSON.stringify(summary)}\n` : `${formatReport(report)}\n`);
+      return 0;
+    }
+
+    throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+  } catch (err) {
+    if (isFaceMatchError(err)) {
+      io.err.write(`${err.code}: ${err.message}\n`);
+    } else if (err instanceof UsageError) {
+      io.err.write(`USAGE: ${err.message}\n${USAGE}\n`);
+    } else if (err instanceof ConfigError) {
+      io.err.write(`CONFIG_INVALID: ${err.message}\n`);
+    } else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      io.err.write(`FILE_NOT_FOUND: ${(err as Error).message}\n`);
+    } else {
+      io.err.write(`INTERNAL: ${(err as Error).stack ?? String(err)}\n`);
+    }
+    return 2;
+  }
+}
+
+class UsageError extends Error {}

@@ -1,0 +1,69 @@
+// Plain ESM (not TypeScript) so that `npm install`'s postinstall can stage weights before tsx exists.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+export const defaultModelsDir = here;
+export const manifest = JSON.parse(readFileSync(join(here, 'manifest.json'), 'utf8'));
+
+/** Where the pinned npm package keeps its weights. */
+export function sourceDir() {
+  const pkgJson = require.resolve(`${manifest.source.package}/package.json`);
+  const pkg = JSON.parse(readFileSync(pkgJson, 'utf8'));
+  if (pkg.version !== manifest.source.version) {
+    throw new Error(
+      `models: manifest pins ${manifest.source.package}@${manifest.source.version} but ${pkg.version} is installed; run "npm run manifest -w @facematch/models" after reviewing the upgrade`,
+    );
+  }
+  return join(dirname(pkgJson), manifest.source.dir);
+}
+
+export function sha256(buf) {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+/** Copies every manifest file from the npm package into `dir`, verifying each copy. */
+export function stageModels(dir = defaultModelsDir) {
+  const src = sourceDir();
+  mkdirSync(dir, { recursive: true });
+  for (const f of manifest.files) {
+    const to = join(dir, f.file);
+    if (!(existsSync(to) && sha256(readFileSync(to)) === f.sha256)) copyFileSync(join(src, f.file), to);
+  }
+  readVerifiedModels(dir);
+  return dir;
+}
+
+/**
+ * Reads every manifest file from `dir` and checks size and sha256. Returns the bytes that were checked,
+ * so the caller loads exactly what was verified. Throws one error listing every problem.
+ */
+export function readVerifiedModels(dir = defaultModelsDir) {
+  const problems = [];
+  const files = new Map();
+  for (const f of manifest.files) {
+    const path = join(dir, f.file);
+    if (!existsSync(path)) {
+      problems.push(`${f.file}: missing`);
+      continue;
+    }
+    const buf = readFileSync(path);
+    if (buf.length !== f.bytes) problems.push(`${f.file}: ${buf.length} bytes, expected ${f.bytes}`);
+    else if (sha256(buf) !== f.sha256) problems.push(`${f.file}: sha256 mismatch (file altered or corrupt)`);
+    else files.set(f.file, buf);
+  }
+  if (problems.length > 0) {
+    const err = new Error(
+      `model weights in ${dir} failed verification:\n  - ${problems.join('\n  - ')}\nRe-stage them with "npm run stage -w @facematch/models" (honours MODELS_DIR).`,
+    );
+    err.code = 'MODELS_INVALID';
+    err.problems = problems;
+    throw err;
+  }
+  return files;
+}

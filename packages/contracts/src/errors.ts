@@ -1,0 +1,53 @@
+/**
+ * Every error a client can see has a stable `code`. The catalog fixes its HTTP status and whether a
+ * retry can help, so the API, the workers and the CLI cannot disagree about the same failure.
+ */
+export const ERROR_CATALOG = {
+  // Input: the caller must change the request.
+  INVALID_BASE64: { httpStatus: 400, retryable: false },
+  INVALID_DATA_URI: { httpStatus: 400, retryable: false },
+  UNSUPPORTED_FORMAT: { httpStatus: 400, retryable: false },
+  IMAGE_TOO_LARGE: { httpStatus: 413, retryable: false },
+  IMAGE_DECODE_FAILED: { httpStatus: 400, retryable: false },
+  // Engine outcomes for a valid image: a result the caller acts on, not a fault.
+  NO_FACE: { httpStatus: 422, retryable: false },
+  // Faults on our side.
+  MODELS_INVALID: { httpStatus: 500, retryable: false },
+  ENGINE_NOT_READY: { httpStatus: 503, retryable: true },
+  INTERNAL: { httpStatus: 500, retryable: true },
+} as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+export type ImageLabel = 'img1' | 'img2';
+
+export class FaceMatchError extends Error {
+  override readonly name = 'FaceMatchError';
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+  readonly retryable: boolean;
+  /** Which input the error is about, when it is about one. */
+  readonly image: ImageLabel | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { image?: ImageLabel; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.httpStatus = ERROR_CATALOG[code].httpStatus;
+    this.retryable = ERROR_CATALOG[code].retryable;
+    this.image = opts.image;
+  }
+
+  /** The client-facing body: never a stack, never a cause. */
+  toJSON(): { code: ErrorCode; message: string; image?: ImageLabel } {
+    return this.image ? { code: this.code, message: this.message, image: this.image } : { code: this.code, message: this.message };
+  }
+}
+
+export function isFaceMatchError(err: unknown): err is FaceMatchError {
+  return err instanceof FaceMatchError;
+}
+
+/** Wraps anything thrown into a FaceMatchError, keeping the original as `cause` for logs. */
+export function toFaceMatchError(err: unknown): FaceMatchError {
+  if (isFaceMatchError(err)) return err;
+  return new FaceMatchError('INTERNAL', 'internal error', { cause: err });
+}

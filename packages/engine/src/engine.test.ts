@@ -1,0 +1,145 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaceMatchError, VerifyResultSchema } from '@facematch/contracts';
+import { defaultModelsDir, manifest } from '@facematch/models';
+import { FaceEngine } from './engine.ts';
+import { FIXTURES_DIR, dataUri, exifRotated } from './testing/images.ts';
+
+const photo = (name: string) => readFileSync(join(FIXTURES_DIR, name));
+const curie1 = photo('person-a-1.jpg');
+const curie2 = photo('person-a-2.jpg');
+const collins = photo('person-b-1.jpg');
+const coffee = photo('no-face.jpg');
+const solvay = photo('group.jpg');
+
+let engine: FaceEngine;
+beforeAll(async () => {
+  engine = await FaceEngine.create({ backend: 'wasm' });
+});
+
+describe('FaceEngine.verify on real photos', () => {
+  it('matches two different photographs of the same person', async () => {
+    const r = await engine.verify(curie1, curie2);
+    expect(VerifyResultSchema.parse(r)).toEqual(r);
+    expect(r.verified).toBe(true);
+    expect(r.distance).toBeLessThanOrEqual(r.threshold);
+    expect(r.model).toMatchObject({ backend: 'wasm', version: `face-api@${manifest.source.version}` });
+  });
+
+  it('tells two different people apart', async () => {
+    const r = await engine.verify(curie1, collins);
+    expect(r.verified).toBe(false);
+    expect(r.distance).toBeGreaterThan(r.threshold);
+    expect(r.similarity).toBeLessThan(0.5);
+  });
+
+  it('accepts data URIs with a wrong label, as the seed client sends them', async () => {
+    const png = await sharp(collins).png().toBuffer();
+    const r = await engine.verify(dataUri(png, 'image/jpeg'), dataUri(collins));
+    expect(r.verified).toBe(true);
+    expect(r.distance).toBeLessThan(0.2);
+  });
+
+  it('answers NO_FACE, naming the image, for a photo without a face', async () => {
+    const err = await engine.verify(collins, coffee).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FaceMatchError);
+    expect(err).toMatchObject({ code: 'NO_FACE', image: 'img2', httpStatus: 422, retryable: false });
+  });
+
+  it('warns MULTIPLE_FACES and compares the largest face', async () => {
+    const r = await engine.verify(solvay, collins);
+    expect(r.faces.img1.count).toBeGreaterThan(1);
+    expect(r.warnings.map((w) => [w.code, w.image])).toContainEqual(['MULTIPLE_FACES', 'img1']);
+    expect(r.verified).toBe(false);
+  });
+
+  it('warns FACE_TOO_SMALL when the face has too few pixels', async () => {
+    const tiny = await sharp(collins).resize(96).jpeg().toBuffer();
+    const r = await engine.verify(collins, tiny);
+    expect(r.warnings.map((w) => w.code)).toContain('FACE_TOO_SMALL');
+    expect(r.faces.img2.box.width).toBeLessThan(48);
+  });
+
+  it('reports boxes in original-image pixels', async () => {
+    const big = await sharp(collins).resize(1536).jpeg({ quality: 95 }).toBuffer(); // 3x, beyond the working size
+    const r = await engine.verify(collins, big);
+    const [a, b] = [r.faces.img1.box, r.faces.img2.box];
+    expect(b.x / a.x).toBeCloseTo(3, 0);
+    expect(b.width / a.width).toBeCloseTo(3, 0);
+    expect(r.verified).toBe(true);
+  });
+
+  it('makes the same decision for an EXIF-rotated photo as for the upright one', async () => {
+    const upright = await engine.verify(curie1, collins);
+    const rotated = await engine.verify(await exifRotated(curie1), collins);
+    expect(rotated.verified).toBe(upright.verified);
+    expect(rotated.distance).toBeCloseTo(upright.distance, 1);
+    const same = await engine.verify(collins, await exifRotated(collins, 8));
+    expect(same.verified).toBe(true);
+    expect(same.faces.img2.box.width).toBeCloseTo(same.faces.img1.box.width, -1);
+  });
+
+  it('finds a face that fills the whole frame', async () => {
+    const r0 = await engine.verify(collins, collins);
+    const b = r0.faces.img1.box;
+    const tight = await sharp(collins)
+      .extract({ left: Math.round(b.x + b.width * 0.1), top: Math.round(b.y + b.height * 0.1), width: Math.round(b.width * 0.8), height: Math.round(b.height * 0.85) })
+      .jpeg()
+      .toBuffer();
+    const r = await engine.verify(collins, tight);
+    expect(r.verified).toBe(true);
+  });
+});
+
+describe('FaceEngine resources', () => {
+  it('leaks no tensors over 200 verifications, errors included', async () => {
+    const small = await sharp(collins).resize(200).jpeg().toBuffer();
+    const smallCurie = await sharp(curie1).resize(160).jpeg().toBuffer();
+    const smallCoffee = await sharp(coffee).resize(160).jpeg().toBuffer();
+    const inputs: [Buffer | string, Buffer | string][] = [
+      [small, smallCurie],
+      [small, small],
+      [smallCoffee, small],
+      [small, 'not base64!'],
+      [Buffer.from('GIF89a'), small],
+    ];
+    await engine.verify(small, smallCurie);
+    const before = engine.numTensors();
+    let errors = 0;
+    for (let i = 0; i < 200; i++) {
+      const [a, b] = inputs[i % inputs.length]!;
+      await engine.verify(a, b).catch((e: unknown) => {
+        expect(e).toBeInstanceOf(FaceMatchError);
+        errors++;
+      });
+    }
+    expect(errors).toBe(120);
+    expect(engine.numTensors()).toBe(before);
+  });
+});
+
+describe('model verification', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'facematch-models-'));
+    for (const f of manifest.files) cpSync(join(defaultModelsDir, f.file), join(dir, f.file));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses to start on an altered or missing weights file, naming each', async () => {
+    const target = manifest.files.find((f) => f.file.endsWith('.bin'))!.file;
+    const bytes = readFileSync(join(dir, target));
+    bytes[100] = bytes[100]! ^ 0xff;
+    writeFileSync(join(dir, target), bytes);
+    const missing = manifest.files.find((f) => f.file.startsWith('face_recognition'))!.file;
+    rmSync(join(dir, missing));
+    const err = (await FaceEngine.create({ backend: 'wasm', modelsDir: dir }).catch((e: unknown) => e)) as FaceMatchError;
+    expect(err).toBeInstanceOf(FaceMatchError);
+    expect(err.code).toBe('MODELS_INVALID');
+    expect(err.message).toContain(`${target}: sha256 mismatch`);
+    expect(err.message).toContain(`${missing}: missing`);
+  });
+});

@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { VerifyResultSchema } from '@facematch/contracts';
+import { CLI_BIN, FIXTURES, REPO_ROOT, datasetsDir } from './support/env.ts';
+
+const run = promisify(execFile);
+
+/** Runs the real `facematch` bin in its own process; resolves with the exit code instead of throwing. */
+async function facematch(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI_BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, TF_BACKEND: 'wasm' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const fixture = (name: string) => join(FIXTURES, name);
+
+describe('facematch verify', () => {
+  it('exits 0 and prints the result when the faces match', async () => {
+    const r = await facematch('verify', fixture('person-a-1.jpg'), fixture('person-a-2.jpg'));
+    expect(r.code).toBe(0);
+    const result = VerifyResultSchema.parse(JSON.parse(r.stdout));
+    expect(result.verified).toBe(true);
+    expect(result.model.backend).toBe('wasm');
+  });
+
+  it('exits 1 when they do not', async () => {
+    const r = await facematch('verify', fixture('person-a-1.jpg'), fixture('person-b-1.jpg'));
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).verified).toBe(false);
+  });
+
+  it('exits 2 with the error code on stderr', async () => {
+    const r = await facematch('verify', fixture('person-a-1.jpg'), fixture('no-face.jpg'));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^NO_FACE: no face found in img2/m);
+    const bad = await facematch('verify', fixture('SOURCES.md'), fixture('person-b-1.jpg'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^UNSUPPORTED_FORMAT: img1/m);
+  });
+});
+
+describe('facematch eval', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'facematch-eval-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('scores a labelled CSV, counting a no-face pair as a non-match', async () => {
+    const csv = join(dir, 'pairs.csv');
+    writeFileSync(
+      csv,
+      [
+        'img1,img2,same,note',
+        'person-a-1.jpg,person-a-2.jpg,1,curie',
+        'person-a-1.jpg,person-b-1.jpg,0,',
+        'person-b-1.jpg,no-face.jpg,false,',
+        'person-b-1.jpg,no-face.jpg,true,',
+      ].join('\n'),
+    );
+    const r = await facematch('eval', '--pairs', csv, '--root', FIXTURES, '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ pairs: 4, images: 4, falseMatches: 0, falseNonMatches: 1, accuracy: 0.75, backend: 'wasm', failedPairs: 2 });
+    expect(report.noFace).toEqual([{ image: resolve(FIXTURES, 'no-face.jpg'), code: 'NO_FACE' }]);
+    for (const k of ['threshold', 'tpr', 'fpr', 'bestThreshold', 'bestAccuracy', 'msPerImage']) expect(typeof report[k]).toBe('number');
+  });
+
+  it('refuses a CSV without the img1,img2,same header', async () => {
+    const csv = join(dir, 'bad.csv');
+    writeFileSync(csv, 'a,b\nx,y\n');
+    const r = await facematch('eval', '--pairs', csv);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('header must name img1,img2,same');
+  });
+});
+
+const datasets = datasetsDir();
+describe.skipIf(!datasets)('accuracy on the labelled datasets', () => {
+  it('separates a sample of dev-pairs with no false match', async () => {
+    const { readFileSync } = await import('node:fs');
+    const lines = readFileSync(join(datasets!, 'dev-pairs.csv'), 'utf8').trim().split('\n');
+    const [header, ...rows] = lines;
+    // Every 12th pair: ~120 pairs from every set, same and different alike.
+    const sample = rows.filter((_, i) => i % 12 === 0);
+    const csv = join(mkdtempSync(join(tmpdir(), 'facematch-sample-')), 'sample.csv');
+    writeFileSync(csv, [header, ...sample].join('\n'));
+    const r = await facematch('eval', '--pairs', csv, '--root', datasets!, '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.pairs).toBe(sample.length);
+    expect(report.falseMatches).toBe(0);
+    expect(report.accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(report.noFace).toEqual([]);
+  });
+});

@@ -1,0 +1,22 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig, testEnvSchema } from '@facematch/config';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const FIXTURES = resolve(REPO_ROOT, 'test/fixtures/faces');
+export const CLI_BIN = resolve(REPO_ROOT, 'apps/cli/bin/facematch.mjs');
+
+const env = parseConfig(testEnvSchema);
+
+/**
+ * The labelled photo sets (FACEMATCH_DATASETS, default ../shared/datasets beside the clone).
+ * Absent on a laptop: the caller skips and says so. Absent under CI=true: a failure, never a skip.
+ */
+export function datasetsDir(): string | undefined {
+  const dir = resolve(REPO_ROOT, env.FACEMATCH_DATASETS ?? '../shared/datasets');
+  if (existsSync(resolve(dir, 'dev-pairs.csv'))) return dir;
+  if (env.CI) throw new Error(`CI=true but no datasets at ${dir}; set FACEMATCH_DATASETS`);
+  console.warn(`[facematch tests] no datasets at ${dir}: dataset tests are skipped (set FACEMATCH_DATASETS)`);
+  return undefined;
+}
