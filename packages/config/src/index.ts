@@ -50,3 +50,70 @@ export const testEnvSchema = z.object({
 });
 export type TestEnv = z.infer<typeof testEnvSchema>;
 
+
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379');
+const nodeEnv = z.enum(['development', 'production', 'test']).default('development');
+
+/** "apikey:secret[,apikey:secret...]" */
+const tenantList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out: { apiKey: string; secret: string }[] = [];
+    for (const part of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+      const i = part.indexOf(':');
+      const apiKey = part.slice(0, i);
+      const secret = part.slice(i + 1);
+      if (i <= 0 || secret.length < 16) {
+        ctx.addIssue({ code: 'custom', message: `each tenant is apikey:secret with a secret of 16+ characters (bad entry "${apiKey || part.slice(0, 8)}...")` });
+        return z.NEVER;
+      }
+      out.push({ apiKey, secret });
+    }
+    return out;
+  });
+
+const queueEnv = {
+  REDIS_URL: redisUrl,
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('facematch'),
+  RESULT_TTL_S: posInt(24 * 3600),
+  LOG_LEVEL: LogLevelSchema.default('info'),
+  NODE_ENV: nodeEnv,
+};
+
+export const apiEnvSchema = z
+  .object({
+    ...queueEnv,
+    HOST: z.string().default('0.0.0.0'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    FACEMATCH_TENANTS: tenantList,
+    SYNC_WAIT_MS: posInt(30_000),
+    MAX_BODY_BYTES: posInt(15 * 1024 * 1024),
+    MAX_IMAGE_BYTES: posInt(10 * 1024 * 1024),
+    /** Images wait at most this long in Redis for a worker. */
+    IMAGE_TTL_S: posInt(3600),
+    JOB_ATTEMPTS: posInt(3),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && env.FACEMATCH_TENANTS.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['FACEMATCH_TENANTS'], message: 'required in production (apikey:secret[,apikey:secret...])' });
+    }
+  });
+export type ApiEnv = z.infer<typeof apiEnvSchema>;
+
+export const workerEnvSchema = engineEnvSchema.extend({
+  ...queueEnv,
+  WORKER_CONCURRENCY: posInt(1),
+  WORKER_LOCK_MS: posInt(30_000),
+  SHUTDOWN_TIMEOUT_MS: posInt(25_000),
+});
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+/** `npm start`: the API and a supervised pool of workers, with a development tenant if none is set. */
+export const launcherEnvSchema = z.object({
+  ...queueEnv,
+  WORKERS: z.coerce.number().int().positive().optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  FACEMATCH_TENANTS: z.string().optional(),
+});
+export type LauncherEnv = z.infer<typeof launcherEnvSchema>;

@@ -11,9 +11,26 @@ export const ERROR_CATALOG = {
   IMAGE_DECODE_FAILED: { httpStatus: 400, retryable: false },
   // Engine outcomes for a valid image: a result the caller acts on, not a fault.
   NO_FACE: { httpStatus: 422, retryable: false },
+  // HTTP requests.
+  INVALID_JSON: { httpStatus: 400, retryable: false },
+  INVALID_BODY: { httpStatus: 400, retryable: false },
+  BODY_TOO_LARGE: { httpStatus: 413, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, retryable: false },
+  NOT_FOUND: { httpStatus: 404, retryable: false },
+  JOB_ACTIVE: { httpStatus: 409, retryable: true },
+  IDEMPOTENCY_KEY_REUSED: { httpStatus: 409, retryable: false },
+  WEBHOOK_URL_INVALID: { httpStatus: 400, retryable: false },
+  // Authentication.
+  TOKEN_MISSING: { httpStatus: 401, retryable: false },
+  TOKEN_INVALID: { httpStatus: 401, retryable: false },
+  TOKEN_EXPIRED: { httpStatus: 401, retryable: false },
+  UNKNOWN_API_KEY: { httpStatus: 401, retryable: false },
   // Faults on our side.
   MODELS_INVALID: { httpStatus: 500, retryable: false },
   ENGINE_NOT_READY: { httpStatus: 503, retryable: true },
+  QUEUE_UNAVAILABLE: { httpStatus: 503, retryable: true },
+  /** The job's images expired from Redis before a worker took it. */
+  IMAGES_EXPIRED: { httpStatus: 410, retryable: false },
   INTERNAL: { httpStatus: 500, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 

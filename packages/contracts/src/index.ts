@@ -1,2 +1,4 @@
 export * from './errors.ts';
 export * from './result.ts';
+export * from './image-input.ts';
+export * from './api.ts';

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { FaceMatchError } from '@facematch/contracts';
-import { decodeImage, sniffFormat, toBytes } from './decode.ts';
+import { FaceMatchError, sniffFormat, toBytes } from '@facematch/contracts';
+import { decodeImage } from './decode.ts';
 import { FIXTURES_DIR, dataUri, exifRotated, pngBomb, solidImage } from './testing/images.ts';
 
 const limits = { maxPixels: 40_000_000, maxBytes: 10 * 1024 * 1024, workMaxSide: 1024 };

@@ -1,7 +1,7 @@
 import sharp, { type Metadata } from 'sharp';
-import { FaceMatchError, type ImageLabel } from '@facematch/contracts';
+import { FaceMatchError, checkImage, toBytes, type ImageInput, type ImageLabel } from '@facematch/contracts';
 
-export type ImageInput = string | Buffer | Uint8Array;
+export type { ImageInput };
 
 export interface DecodeLimits {
   maxPixels: number;
@@ -23,63 +23,9 @@ export interface DecodedImage {
   format: 'jpeg' | 'png' | 'webp';
 }
 
-// Strict: no whitespace, no URL-safe alphabet, padding only at the end, length a multiple of 4.
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const DATA_URI_RE = /^data:([^,;]*)((?:;[^,;]*)*),/;
-
-/** Turns a data URI, bare base64 or bytes into bytes. The label is only checked for being an image. */
-export function toBytes(input: ImageInput, image: ImageLabel, maxBytes: number): Buffer {
-  if (typeof input !== 'string') {
-    const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-    if (buf.length > maxBytes) throw new FaceMatchError('IMAGE_TOO_LARGE', `${image} is ${buf.length} bytes, more than ${maxBytes}`, { image });
-    return buf;
-  }
-  let payload = input;
-  if (input.startsWith('data:')) {
-    const m = DATA_URI_RE.exec(input.slice(0, 256));
-    if (!m) throw new FaceMatchError('INVALID_DATA_URI', `${image} is not a valid data URI`, { image });
-    const mime = (m[1] ?? '').toLowerCase();
-    const params = (m[2] ?? '').toLowerCase().split(';').filter(Boolean);
-    if (!params.includes('base64')) {
-      throw new FaceMatchError('INVALID_DATA_URI', `${image} data URI must be base64-encoded (";base64,")`, { image });
-    }
-    // The label is not trusted for the format (clients label PNGs as image/jpeg), but it must claim an image.
-    if (!mime.startsWith('image/')) {
-      throw new FaceMatchError('UNSUPPORTED_FORMAT', `${image} data URI has type "${mime || '(none)'}", not an image`, { image });
-    }
-    payload = input.slice(m[0].length);
-  }
-  // Cheap size check before the regex and the decode: base64 is 4 chars per 3 bytes.
-  if (Math.floor((payload.length * 3) / 4) > maxBytes) {
-    throw new FaceMatchError('IMAGE_TOO_LARGE', `${image} is larger than ${maxBytes} bytes`, { image });
-  }
-  if (payload.length === 0) throw new FaceMatchError('INVALID_BASE64', `${image} is empty`, { image });
-  if (!BASE64_RE.test(payload)) throw new FaceMatchError('INVALID_BASE64', `${image} is not valid base64`, { image });
-  return Buffer.from(payload, 'base64');
-}
-
-/** Names the format from its magic bytes; the label a client sent is never consulted. */
-export function sniffFormat(buf: Buffer): 'jpeg' | 'png' | 'webp' | { unsupported: string } {
-  const ascii = (from: number, to: number) => buf.subarray(from, to).toString('latin1');
-  if (buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) return 'jpeg';
-  if (buf.length >= 8 && buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'png';
-  if (buf.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
-  if (ascii(0, 4) === 'GIF8') return { unsupported: 'GIF' };
-  if (ascii(0, 5) === '%PDF-') return { unsupported: 'PDF' };
-  if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return { unsupported: 'TIFF' };
-  if (ascii(4, 8) === 'ftyp') return { unsupported: `ISO-BMFF (${ascii(8, 12).trim() || 'unknown'}, e.g. HEIC/AVIF)` };
-  if (ascii(0, 2) === 'BM') return { unsupported: 'BMP' };
-  if (/^\s*(<\?xml|<svg)/i.test(ascii(0, 256))) return { unsupported: 'SVG' };
-  return { unsupported: 'unknown' };
-}
-
 export async function decodeImage(input: ImageInput, image: ImageLabel, limits: DecodeLimits): Promise<DecodedImage> {
   const bytes = toBytes(input, image, limits.maxBytes);
-  if (bytes.length === 0) throw new FaceMatchError('IMAGE_DECODE_FAILED', `${image} is empty`, { image });
-  const format = sniffFormat(bytes);
-  if (typeof format !== 'string') {
-    throw new FaceMatchError('UNSUPPORTED_FORMAT', `${image} is ${format.unsupported}; only JPEG, PNG and WebP are accepted`, { image });
-  }
+  const { format } = checkImage(bytes, image, limits.maxBytes);
 
   // The header alone gives the dimensions, so a decompression bomb is refused before any pixel is decoded.
   let meta: Metadata;

@@ -56,6 +56,8 @@ export interface DetectionPass {
   size: number;
   /** Grey border, as a fraction of the canvas on each side, around the letterboxed photo. */
   margin: number;
+  /** Only for working images at least this long: SSD upscaling a small photo invents faces in it. */
+  minLongSide?: number;
 }
 
 export interface DetectionTuning {
@@ -75,7 +77,7 @@ const DEFAULT_TUNING: Record<DetectorName, DetectionTuning> = {
       { net: 'tiny', size: 224, margin: 0.3 },
       { net: 'tiny', size: 256, margin: 0 },
       { net: 'tiny', size: 416, margin: 0 },
-      { net: 'ssd', size: 512, margin: 0 },
+      { net: 'ssd', size: 512, margin: 0, minLongSide: 640 },
     ],
     minScore: 0.4,
   },
@@ -270,6 +272,7 @@ export class FaceEngine {
    */
   private async detect(img: DecodedImage): Promise<Detection[]> {
     for (const pass of this.tuning.passes) {
+      if (Math.max(img.width, img.height) < (pass.minLongSide ?? 0)) continue;
       const found = await this.detectOnce(img, pass);
       if (found.length > 0) return found;
     }

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { ERROR_CATALOG } from './errors.ts';
+import { VerifyResultSchema } from './result.ts';
+
+const imageField = z.string({ error: 'must be a data URI or base64 string' });
+
+/** The seed contract's body. Unknown fields are ignored, as VideoSDK's API does. */
+export const VerifyRequestSchema = z.object({
+  img1: imageField,
+  img2: imageField,
+});
+export type VerifyRequest = z.infer<typeof VerifyRequestSchema>;
+
+export const SubmitJobRequestSchema = VerifyRequestSchema.extend({
+  webhookUrl: z.string().max(2048).optional(),
+  /** Echoed back on the job and in webhooks; small, and never interpreted. */
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type SubmitJobRequest = z.infer<typeof SubmitJobRequestSchema>;
+
+export const ErrorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(Object.keys(ERROR_CATALOG) as [keyof typeof ERROR_CATALOG, ...(keyof typeof ERROR_CATALOG)[]]),
+    message: z.string(),
+    image: z.enum(['img1', 'img2']).optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+export const JobStatusSchema = z.enum(['queued', 'active', 'completed', 'failed']);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export const JobViewSchema = z.object({
+  id: z.string(),
+  status: JobStatusSchema,
+  result: VerifyResultSchema.optional(),
+  error: ErrorBodySchema.shape.error.optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  createdAt: z.string(),
+  finishedAt: z.string().optional(),
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+/** Typed job names and payloads shared by producer and consumer, so they cannot drift. */
+export const JobName = { verify: 'face.verify' } as const;
+
+export const VerifyJobDataSchema = z.object({
+  tenant: z.string(),
+  /** Only set with an Idempotency-Key, so DELETE can free the key too. */
+  idempotencyKey: z.string().optional(),
+  webhookUrl: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type VerifyJobData = z.infer<typeof VerifyJobDataSchema>;
