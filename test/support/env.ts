@@ -20,3 +20,16 @@ export function datasetsDir(): string | undefined {
   console.warn(`[facematch tests] no datasets at ${dir}: dataset tests are skipped (set FACEMATCH_DATASETS)`);
   return undefined;
 }
+
+/**
+ * The Redis the integration tests use: REDIS_URL when set, else the local default if it answers.
+ * Absent under CI=true: a failure, never a skip.
+ */
+export async function redisUrlForTests(): Promise<string | undefined> {
+  const { redisAnswers } = await import('@facematch/queue');
+  const url = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (await redisAnswers(url)) return url;
+  if (env.CI) throw new Error(`CI=true but no Redis answers at ${url}`);
+  console.warn(`[facematch tests] no Redis at ${url}: service tests are skipped (set REDIS_URL)`);
+  return undefined;
+}

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { parseTtl, signToken } from '@facematch/auth';
 import { cliEnvSchema, ConfigError, parseConfig } from '@facematch/config';
 import { isFaceMatchError } from '@facematch/contracts';
 import { FaceEngine } from '@facematch/engine';
@@ -8,6 +9,7 @@ import { readPairs } from './pairs.ts';
 
 const USAGE = `usage:
   facematch verify <img1> <img2>             exit 0 same person, 1 different, 2 error
+  facematch token --apikey <key> --secret <secret> [--ttl 2h]   print an API token
   facematch eval --pairs <file.csv> [--root <dir>] [--threshold t] [--json] [--distances <out.csv>] [--reference]
 
 environment: TF_BACKEND=auto|cuda|tensorflow|wasm, FACE_DETECTOR=auto|tiny|ssd, FACEMATCH_THRESHOLD, MODELS_DIR`;
@@ -27,6 +29,19 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
         maxBytes: env.MAX_IMAGE_BYTES,
         log: env.LOG_LEVEL === 'info' || env.LOG_LEVEL === 'debug' ? (msg, f) => io.err.write(`${msg} ${JSON.stringify(f)}\n`) : undefined,
       });
+
+    if (command === 'token') {
+      const { values } = parseArgs({ args: rest, options: { apikey: { type: 'string' }, secret: { type: 'string' }, ttl: { type: 'string' } } });
+      if (!values.apikey || !values.secret) throw new UsageError('token needs --apikey and --secret');
+      let ttlSeconds: number;
+      try {
+        ttlSeconds = parseTtl(values.ttl ?? '2h');
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      io.out.write(`${signToken({ apiKey: values.apikey, secret: values.secret, ttlSeconds })}\n`);
+      return 0;
+    }
 
     if (command === 'verify') {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });

@@ -117,3 +117,14 @@ export const launcherEnvSchema = z.object({
   FACEMATCH_TENANTS: z.string().optional(),
 });
 export type LauncherEnv = z.infer<typeof launcherEnvSchema>;
+
+/** For a process's entry point: parse once, or print every bad variable and exit 2. */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, role: string): z.infer<S> {
+  try {
+    return parseConfig(schema);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`facematch ${role}: ${err.message}`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { authenticate, type Tenant } from '@facematch/auth';
+import {
+  ERROR_CATALOG,
+  FaceMatchError,
+  SubmitJobRequestSchema,
+  VerifyRequestSchema,
+  checkImage,
+  toFaceMatchError,
+  type JobView,
+} from '@facematch/contracts';
+import type { Logger } from '@facematch/logger';
+import type { VerifyQueueClient } from '@facematch/queue';
+
+/** The queue as the API uses it; tests may hand in a fake. */
+export type QueuePort = Pick<VerifyQueueClient, 'submit' | 'wait' | 'get' | 'delete' | 'ping' | 'workerCount'>;
+
+export interface AppDeps {
+  queue: QueuePort;
+  tenants: ReadonlyMap<string, Tenant>;
+  log: Logger;
+  config: { syncWaitMs: number; maxBodyBytes: number; maxImageBytes: number };
+}
+
+const BASE = '/ai/v1/face-verification';
+const RETRY_AFTER_S = 5;
+const MAX_METADATA_BYTES = 4096;
+
+interface Locals {
+  tenant: Tenant;
+  requestId: string;
+  log: Logger;
+}
+
+/** Builds the Express app without listening, so tests drive it and main.ts owns the server. */
+export function createApp(deps: AppDeps): express.Express {
+  const { queue, tenants, config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const requestId = (req.get('x-request-id') ?? '').slice(0, 64) || randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const log = deps.log.child({ requestId });
+    Object.assign(res.locals, { requestId, log });
+    const t0 = performance.now();
+    res.on('finish', () => {
+      log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(performance.now() - t0), tenant: (res.locals as Partial<Locals>).tenant?.apiKey }, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const redis = await queue.ping();
+    const workers = redis ? await queue.workerCount().catch(() => 0) : 0;
+    const ready = redis && workers > 0;
+    if (!ready) res.setHeader('Retry-After', String(RETRY_AFTER_S));
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', redis, workers });
+  });
+
+  const api = express.Router();
+
+  // Authenticate before reading a byte of the body: unauthenticated callers cannot make us parse 15 MB.
+  api.use((req, res, next) => {
+    (res.locals as Locals).tenant = authenticate(req.get('authorization'), tenants);
+    next();
+  });
+
+  const json = express.json({ limit: config.maxBodyBytes, strict: true, type: () => true });
+  const requireJson = (req: Request, _res: Response, next: NextFunction) => {
+    if (!req.is('application/json')) {
+      throw new FaceMatchError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    }
+    next();
+  };
+
+  api.post('/verify', requireJson, json, async (req, res) => {
+    const body = parseBody(VerifyRequestSchema, req.body);
+    checkImages(body, config.maxImageBytes);
+    const { tenant } = res.locals as Locals;
+    const { id } = await queue.submit({ tenant: tenant.apiKey, img1: body.img1, img2: body.img2 });
+    (res.locals as Locals).log.info({ jobId: id }, 'verify enqueued');
+    const outcome = await queue.wait(id, config.syncWaitMs);
+    if (outcome.state === 'completed') {
+      res.json(outcome.result);
+    } else if (outcome.state === 'failed') {
+      res.status(ERROR_CATALOG[outcome.error.code].httpStatus).json({ error: outcome.error });
+    } else {
+      res.status(202).location(`${BASE}/jobs/${id}`).json({ id, status: 'queued' });
+    }
+  });
+
+  api.post('/jobs', requireJson, json, async (req, res) => {
+    const body = parseBody(SubmitJobRequestSchema, req.body);
+    checkImages(body, config.maxImageBytes);
+    if (body.webhookUrl !== undefined) checkWebhookUrl(body.webhookUrl);
+    if (body.metadata !== undefined && Buffer.byteLength(JSON.stringify(body.metadata)) > MAX_METADATA_BYTES) {
+      throw new FaceMatchError('INVALID_BODY', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
+    }
+    const idempotencyKey = req.get('idempotency-key');
+    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+      throw new FaceMatchError('INVALID_BODY', 'Idempotency-Key must be 1 to 255 characters');
+    }
+    const { tenant } = res.locals as Locals;
+    const { id, created } = await queue.submit({
+      tenant: tenant.apiKey,
+      img1: body.img1,
+      img2: body.img2,
+      webhookUrl: body.webhookUrl,
+      metadata: body.metadata,
+      idempotencyKey,
+    });
+    (res.locals as Locals).log.info({ jobId: id, created }, 'job submitted');
+    const view = created ? undefined : await queue.get(tenant.apiKey, id);
+    res
+      .status(202)
+      .location(`${BASE}/jobs/${id}`)
+      .json(view ?? { id, status: 'queued' });
+  });
+
+  api.get('/jobs/:id', async (req, res) => {
+    const view: JobView | undefined = await queue.get((res.locals as Locals).tenant.apiKey, String(req.params.id));
+    if (!view) throw new FaceMatchError('NOT_FOUND', 'job not found');
+    res.json(view);
+  });
+
+  api.delete('/jobs/:id', async (req, res) => {
+    const deleted = await queue.delete((res.locals as Locals).tenant.apiKey, String(req.params.id));
+    if (!deleted) throw new FaceMatchError('NOT_FOUND', 'job not found');
+    res.status(204).end();
+  });
+
+  app.use(BASE, api);
+
+  app.use((_req, _res, next) => next(new FaceMatchError('NOT_FOUND', 'no such route')));
+
+  // One error shape for everything; stack traces stay in our logs.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = fromHttpError(err);
+    const log = (res.locals as Partial<Locals>).log ?? deps.log;
+    if (e.httpStatus >= 500) log.error({ code: e.code, err: e.cause ?? e }, 'request failed');
+    if (e.retryable && e.httpStatus >= 500) res.setHeader('Retry-After', String(RETRY_AFTER_S));
+    res.status(e.httpStatus).json({ error: e.toJSON() });
+  });
+
+  return app;
+}
+
+function parseBody<S extends typeof VerifyRequestSchema | typeof SubmitJobRequestSchema>(schema: S, body: unknown) {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new FaceMatchError('INVALID_BODY', 'the body must be a JSON object with img1 and img2');
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw new FaceMatchError('INVALID_BODY', fields);
+  }
+  return parsed.data as ReturnType<S['parse']>;
+}
+
+function checkImages(body: { img1: string; img2: string }, maxBytes: number): void {
+  checkImage(body.img1, 'img1', maxBytes);
+  checkImage(body.img2, 'img2', maxBytes);
+}
+
+function checkWebhookUrl(raw: string): void {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new FaceMatchError('WEBHOOK_URL_INVALID', 'webhookUrl is not a URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new FaceMatchError('WEBHOOK_URL_INVALID', 'webhookUrl must be http(s)');
+  if (url.username || url.password) throw new FaceMatchError('WEBHOOK_URL_INVALID', 'webhookUrl must not carry credentials');
+}
+
+/** Maps body-parser's errors onto our codes. */
+function fromHttpError(err: unknown): FaceMatchError {
+  const type = (err as { type?: string }).type;
+  if (type === 'entity.too.large') return new FaceMatchError('BODY_TOO_LARGE', 'the request body is too large');
+  if (type === 'entity.parse.failed') return new FaceMatchError('INVALID_JSON', 'the body is not valid JSON');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new FaceMatchError('UNSUPPORTED_MEDIA_TYPE', 'send the body as UTF-8 application/json');
+  }
+  if (type === 'request.aborted') return new FaceMatchError('INVALID_BODY', 'the request was aborted');
+  return toFaceMatchError(err);
+}

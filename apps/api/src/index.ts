@@ -1,0 +1,1 @@
+export { createApp, type AppDeps, type QueuePort } from './app.ts';

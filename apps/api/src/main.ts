@@ -1,0 +1,54 @@
+import { createServer } from 'node:http';
+import { apiEnvSchema, loadConfigOrExit } from '@facematch/config';
+import { createLogger } from '@facematch/logger';
+import { VerifyQueueClient } from '@facematch/queue';
+import { createApp } from './app.ts';
+
+const env = loadConfigOrExit(apiEnvSchema, 'api');
+
+const log = createLogger({ name: 'api', level: env.LOG_LEVEL });
+const tenants = new Map(env.FACEMATCH_TENANTS.map((t) => [t.apiKey, t]));
+if (tenants.size === 0) log.warn('no tenants configured (FACEMATCH_TENANTS): every request will be refused');
+
+const queue = VerifyQueueClient.create({
+  redisUrl: env.REDIS_URL,
+  prefix: env.QUEUE_PREFIX,
+  resultTtlS: env.RESULT_TTL_S,
+  imageTtlS: env.IMAGE_TTL_S,
+  attempts: env.JOB_ATTEMPTS,
+});
+const app = createApp({
+  queue,
+  tenants,
+  log,
+  config: { syncWaitMs: env.SYNC_WAIT_MS, maxBodyBytes: env.MAX_BODY_BYTES, maxImageBytes: env.MAX_IMAGE_BYTES },
+});
+
+const server = createServer(app);
+// Slow clients cannot hold sockets open: headers within 10 s, the whole request within 60 s.
+server.headersTimeout = 10_000;
+server.requestTimeout = 60_000;
+server.keepAliveTimeout = 5_000;
+
+server.listen(env.PORT, env.HOST, () => {
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : env.PORT;
+  log.info({ port, tenants: tenants.size, syncWaitMs: env.SYNC_WAIT_MS, queuePrefix: env.QUEUE_PREFIX }, `api listening on http://127.0.0.1:${port}`);
+  process.send?.({ type: 'listening', port });
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'api stopping: no new requests, finishing in-flight ones');
+  const deadline = setTimeout(() => server.closeAllConnections(), env.SYNC_WAIT_MS + 1000);
+  deadline.unref();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await queue.close();
+  log.info('api stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,1 @@
+export { Supervisor, TSX_IMPORT } from './supervise.ts';

@@ -1,0 +1,53 @@
+// One worker process: loads the engine once, then takes verification jobs until SIGTERM.
+import { loadConfigOrExit, workerEnvSchema } from '@facematch/config';
+import { FaceEngine } from '@facematch/engine';
+import { createLogger } from '@facematch/logger';
+import { VerifyWorker } from '@facematch/queue';
+
+const env = loadConfigOrExit(workerEnvSchema, 'worker');
+const log = createLogger({ name: 'worker', level: env.LOG_LEVEL });
+
+process.on('unhandledRejection', (err) => {
+  log.fatal({ err }, 'unhandled rejection');
+  process.exit(1);
+});
+
+const engine = await FaceEngine.create({
+  backend: env.TF_BACKEND,
+  modelsDir: env.MODELS_DIR,
+  detector: env.FACE_DETECTOR,
+  threshold: env.FACEMATCH_THRESHOLD,
+  maxPixels: env.MAX_IMAGE_PIXELS,
+  maxBytes: env.MAX_IMAGE_BYTES,
+  log: (msg, fields) => log.info(fields ?? {}, msg),
+});
+
+const worker = VerifyWorker.start(
+  {
+    redisUrl: env.REDIS_URL,
+    prefix: env.QUEUE_PREFIX,
+    concurrency: env.WORKER_CONCURRENCY,
+    lockDurationMs: env.WORKER_LOCK_MS,
+    outcomeTtlS: env.RESULT_TTL_S,
+  },
+  async (images, job) => {
+    const jobLog = log.child({ jobId: job.id, attempt: job.attempt });
+    jobLog.info('job started');
+    return engine.verify(images.img1, images.img2);
+  },
+  log,
+);
+log.info({ backend: engine.backend, concurrency: env.WORKER_CONCURRENCY, lockMs: env.WORKER_LOCK_MS, queuePrefix: env.QUEUE_PREFIX }, 'worker ready');
+process.send?.({ type: 'ready', backend: engine.backend });
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal, deadlineMs: env.SHUTDOWN_TIMEOUT_MS }, 'worker stopping: no new jobs, finishing the current one');
+  const outcome = await worker.close(env.SHUTDOWN_TIMEOUT_MS);
+  log.info({ outcome }, 'worker stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

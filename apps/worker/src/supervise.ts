@@ -1,0 +1,57 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Logger } from '@facematch/logger';
+
+/** The tsx loader as a file URL, so children resolve it wherever they run. */
+export const TSX_IMPORT = import.meta.resolve('tsx');
+
+/**
+ * Keeps `count` copies of a script alive: a child that dies is restarted with capped backoff. The
+ * queue, not this, owns the work: a job a dead child held is recovered by BullMQ's stalled-job check.
+ */
+export class Supervisor {
+  private readonly children = new Set<ChildProcess>();
+  private stopping = false;
+  private restarts = 0;
+
+  constructor(
+    private readonly opts: { name: string; script: string; count: number; env?: NodeJS.ProcessEnv },
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.opts.count; i++) this.spawn(i);
+  }
+
+  private spawn(slot: number): void {
+    const child = fork(this.opts.script, [], { execArgv: ['--import', TSX_IMPORT], env: { ...process.env, ...this.opts.env } });
+    this.children.add(child);
+    const startedAt = Date.now();
+    child.on('exit', (code, signal) => {
+      this.children.delete(child);
+      if (this.stopping) return;
+      // Quick deaths back off (a crash loop must not spin the CPU); a long-lived child restarts at once.
+      const delay = Date.now() - startedAt > 60_000 ? 0 : Math.min(30_000, 1000 * 2 ** Math.min(this.restarts++, 5));
+      this.log.warn({ slot, pid: child.pid, code, signal, restartInMs: delay }, `${this.opts.name} exited; restarting`);
+      setTimeout(() => this.spawn(slot), delay).unref();
+    });
+  }
+
+  pids(): number[] {
+    return [...this.children].flatMap((c) => (c.pid ? [c.pid] : []));
+  }
+
+  /** Forwards the signal and waits for every child to finish its own graceful shutdown. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.children].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill(signal);
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,65 @@
+import jwt from 'jsonwebtoken';
+import { describe, expect, it } from 'vitest';
+import { FaceMatchError } from '@facematch/contracts';
+import { authenticate, parseTtl, signToken } from './index.ts';
+
+const tenants = new Map([
+  ['key-a', { apiKey: 'key-a', secret: 'secret-a-0123456789' }],
+  ['key-b', { apiKey: 'key-b', secret: 'secret-b-0123456789' }],
+]);
+const now = Math.floor(Date.now() / 1000);
+
+function codeOf(header: string | undefined): string {
+  try {
+    authenticate(header, tenants);
+  } catch (err) {
+    expect(err).toBeInstanceOf(FaceMatchError);
+    expect((err as FaceMatchError).httpStatus).toBe(401);
+    return (err as FaceMatchError).code;
+  }
+  return 'OK';
+}
+
+describe('authenticate', () => {
+  const good = signToken({ apiKey: 'key-a', secret: 'secret-a-0123456789', ttlSeconds: 600 });
+
+  it('accepts a raw token, as VideoSDK clients send it, and a Bearer token', () => {
+    expect(authenticate(good, tenants).apiKey).toBe('key-a');
+    expect(authenticate(`Bearer ${good}`, tenants).apiKey).toBe('key-a');
+  });
+
+  it.each([
+    ['no header', undefined, 'TOKEN_MISSING'],
+    ['an empty header', '  ', 'TOKEN_MISSING'],
+    ['a garbage string', 'not-a-token', 'TOKEN_INVALID'],
+    ['alg none', jwt.sign({ apikey: 'key-a', exp: now + 600 }, '', { algorithm: 'none' }), 'TOKEN_INVALID'],
+    ['the wrong secret', jwt.sign({ apikey: 'key-a', exp: now + 600 }, 'secret-b-0123456789'), 'TOKEN_INVALID'],
+    ['another tenant’s secret', jwt.sign({ apikey: 'key-b', exp: now + 600 }, 'secret-a-0123456789'), 'TOKEN_INVALID'],
+    ['HS512', jwt.sign({ apikey: 'key-a', exp: now + 600 }, 'secret-a-0123456789', { algorithm: 'HS512' }), 'TOKEN_INVALID'],
+    ['no exp', jwt.sign({ apikey: 'key-a' }, 'secret-a-0123456789'), 'TOKEN_INVALID'],
+    ['a future nbf', jwt.sign({ apikey: 'key-a', exp: now + 600, nbf: now + 300 }, 'secret-a-0123456789'), 'TOKEN_INVALID'],
+    ['expiry beyond the skew', jwt.sign({ apikey: 'key-a', exp: now - 120 }, 'secret-a-0123456789'), 'TOKEN_EXPIRED'],
+    ['an unknown apikey', jwt.sign({ apikey: 'key-z', exp: now + 600 }, 'whatever'), 'UNKNOWN_API_KEY'],
+    ['no apikey', jwt.sign({ exp: now + 600 }, 'secret-a-0123456789'), 'TOKEN_INVALID'],
+  ])('refuses %s', (_, header, code) => {
+    expect(codeOf(header)).toBe(code);
+  });
+
+  it('refuses an RS256 header', () => {
+    const head = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT' })).toString('base64url');
+    const body = Buffer.from(JSON.stringify({ apikey: 'key-a', exp: now + 600 })).toString('base64url');
+    expect(codeOf(`${head}.${body}.c2ln`)).toBe('TOKEN_INVALID');
+  });
+
+  it('tolerates clock skew up to 60 s', () => {
+    expect(codeOf(jwt.sign({ apikey: 'key-a', exp: now - 30 }, 'secret-a-0123456789'))).toBe('OK');
+    expect(codeOf(jwt.sign({ apikey: 'key-a', exp: now + 600, nbf: now + 30 }, 'secret-a-0123456789'))).toBe('OK');
+  });
+});
+
+describe('parseTtl', () => {
+  it('reads units', () => {
+    expect([parseTtl('90'), parseTtl('30m'), parseTtl('2h'), parseTtl('1d')]).toEqual([90, 1800, 7200, 86400]);
+    expect(() => parseTtl('soon')).toThrow(/invalid ttl/);
+  });
+});

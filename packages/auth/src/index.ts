@@ -1,0 +1,57 @@
+import jwt from 'jsonwebtoken';
+import { FaceMatchError } from '@facematch/contracts';
+
+export interface Tenant {
+  apiKey: string;
+  secret: string;
+}
+
+/** Clock skew tolerated on exp and nbf, in seconds. */
+export const CLOCK_SKEW_S = 60;
+
+export function signToken(opts: { apiKey: string; secret: string; ttlSeconds: number; permissions?: string[] }): string {
+  return jwt.sign({ apikey: opts.apiKey, permissions: opts.permissions ?? ['allow_join'] }, opts.secret, {
+    algorithm: 'HS256',
+    expiresIn: opts.ttlSeconds,
+  });
+}
+
+/** Parses "2h", "30m", "45s", "1d" or a number of seconds. */
+export function parseTtl(ttl: string): number {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(ttl.trim());
+  if (!m) throw new Error(`invalid ttl "${ttl}" (use e.g. 3600, 30m, 2h, 1d)`);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+/**
+ * Authenticates an `Authorization` header: a raw JWT as VideoSDK sends it, or `Bearer <JWT>`.
+ * The apikey claim picks the tenant whose secret must have signed it, with HS256 and nothing else.
+ */
+export function authenticate(header: string | undefined, tenants: ReadonlyMap<string, Tenant>, now = Date.now()): Tenant {
+  const raw = header?.trim().replace(/^Bearer\s+/i, '');
+  if (!raw) throw new FaceMatchError('TOKEN_MISSING', 'the Authorization header must carry a token');
+  const decoded = jwt.decode(raw, { complete: true });
+  if (!decoded || typeof decoded.payload !== 'object' || decoded.payload === null) {
+    throw new FaceMatchError('TOKEN_INVALID', 'the token is not a JWT');
+  }
+  if (decoded.header.alg !== 'HS256') throw new FaceMatchError('TOKEN_INVALID', 'the token must be signed with HS256');
+  const apiKey = (decoded.payload as { apikey?: unknown }).apikey;
+  if (typeof apiKey !== 'string' || apiKey === '') throw new FaceMatchError('TOKEN_INVALID', 'the token has no apikey claim');
+  const tenant = tenants.get(apiKey);
+  if (!tenant) throw new FaceMatchError('UNKNOWN_API_KEY', 'the token names an unknown API key');
+  let payload: jwt.JwtPayload;
+  try {
+    payload = jwt.verify(raw, tenant.secret, {
+      algorithms: ['HS256'],
+      clockTolerance: CLOCK_SKEW_S,
+      clockTimestamp: Math.floor(now / 1000),
+    }) as jwt.JwtPayload;
+  } catch (err) {
+    if (err instanceof jwt.TokenExpiredError) throw new FaceMatchError('TOKEN_EXPIRED', 'the token has expired');
+    if (err instanceof jwt.NotBeforeError) throw new FaceMatchError('TOKEN_INVALID', 'the token is not valid yet (nbf)');
+    throw new FaceMatchError('TOKEN_INVALID', 'the token signature does not verify');
+  }
+  if (typeof payload.exp !== 'number') throw new FaceMatchError('TOKEN_INVALID', 'the token must carry exp');
+  return tenant;
+}

@@ -1,0 +1,5 @@
+export { VERIFY_QUEUE, VerifyQueueClient, defaultJobOptions, type QueueSettings, type WaitOutcome } from './verify-queue.ts';
+export { VerifyWorker, type VerifyHandler, type WorkerSettings, type JobLog } from './verify-worker.ts';
+export { decodeJobError, encodeJobError } from './job-error.ts';
+export { keys } from './keys.ts';
+export { dumpKeys, redisAnswers } from './redis.ts';

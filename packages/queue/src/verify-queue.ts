@@ -1,0 +1,245 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Job, Queue, QueueEvents } from 'bullmq';
+import {
+  FaceMatchError,
+  JobName,
+  VerifyJobDataSchema,
+  type ErrorBody,
+  type JobStatus,
+  type JobView,
+  type VerifyJobData,
+  type VerifyResult,
+} from '@facematch/contracts';
+import { keys } from './keys.ts';
+import { connect, type Redis } from './redis.ts';
+import { decodeJobError } from './job-error.ts';
+
+export const VERIFY_QUEUE = 'face-verification';
+/** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
+const EVENTS_MAX_LEN = 2000;
+
+export interface QueueSettings {
+  redisUrl: string;
+  /** BullMQ key prefix; tests use a unique one each. */
+  prefix: string;
+  /** How long results (and failures) stay pollable. */
+  resultTtlS: number;
+  /** How long images may wait in Redis for a worker before they expire. */
+  imageTtlS: number;
+  attempts: number;
+}
+
+export const defaultJobOptions = (s: Pick<QueueSettings, 'resultTtlS' | 'attempts'>) => ({
+  attempts: s.attempts,
+  backoff: { type: 'exponential', delay: 1000 },
+  // Results are kept for a TTL, never removed on completion: removeOnComplete: true races
+  // waitUntilFinished ("Missing key") and would delete what clients poll for.
+  removeOnComplete: { age: s.resultTtlS },
+  removeOnFail: { age: s.resultTtlS },
+});
+
+export type WaitOutcome =
+  | { state: 'completed'; result: VerifyResult }
+  | { state: 'failed'; error: ErrorBody['error'] }
+  | { state: 'pending' };
+
+/** The API's side of the queue: submit, wait, read and purge jobs. Holds no images after submit. */
+export class VerifyQueueClient {
+  private constructor(
+    private readonly settings: QueueSettings,
+    private readonly redis: Redis,
+    private readonly queue: Queue<VerifyJobData, VerifyResult, string>,
+    private readonly events: QueueEvents,
+    private readonly eventsRedis: Redis,
+  ) {}
+
+  static create(settings: QueueSettings): VerifyQueueClient {
+    const redis = connect(settings.redisUrl, 'failFast', 'facematch:api');
+    const queue = new Queue<VerifyJobData, VerifyResult, string>(VERIFY_QUEUE, {
+      connection: redis,
+      prefix: settings.prefix,
+      defaultJobOptions: defaultJobOptions(settings),
+      streams: { events: { maxLen: EVENTS_MAX_LEN } },
+    });
+    queue.on('error', () => {}); // connection errors surface on the call that needed Redis
+    const eventsRedis = connect(settings.redisUrl, 'blocking', 'facematch:api-events');
+    const events = new QueueEvents(VERIFY_QUEUE, { connection: eventsRedis, prefix: settings.prefix, autorun: true });
+    events.on('error', () => {});
+    return new VerifyQueueClient(settings, redis, queue, events, eventsRedis);
+  }
+
+  private get k() {
+    return keys(this.settings.prefix, VERIFY_QUEUE);
+  }
+
+  /** Redis calls fail fast here; a client gets QUEUE_UNAVAILABLE (503, retryable), never a 500. */
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      await readyWithin(this.redis, READY_WAIT_MS);
+      return await fn();
+    } catch (err) {
+      if (err instanceof FaceMatchError) throw err;
+      throw new FaceMatchError('QUEUE_UNAVAILABLE', 'the job queue is unavailable; retry shortly', { cause: err });
+    }
+  }
+
+  async submit(req: {
+    tenant: string;
+    img1: string;
+    img2: string;
+    webhookUrl?: string;
+    metadata?: Record<string, unknown>;
+    idempotencyKey?: string;
+  }): Promise<{ id: string; created: boolean }> {
+    return this.guard(async () => {
+      const id = randomBytes(18).toString('base64url');
+      let idemKey: string | undefined;
+      if (req.idempotencyKey !== undefined) {
+        const fingerprint = sha256(JSON.stringify([req.img1, req.img2, req.webhookUrl ?? null, req.metadata ?? null]));
+        idemKey = this.k.idempotency(req.tenant, sha256(req.idempotencyKey));
+        const won = await this.redis.set(idemKey, `${id} ${fingerprint}`, 'EX', this.settings.resultTtlS, 'NX');
+        if (won !== 'OK') {
+          const [existing, existingPrint] = ((await this.redis.get(idemKey)) ?? '').split(' ');
+          if (existing && existingPrint === fingerprint) return { id: existing, created: false };
+          throw new FaceMatchError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
+        }
+      }
+      try {
+        // Images live beside the job, not in it: job data stays small and free of biometrics, and the
+        // worker deletes the images the moment the job ends. The TTL is the backstop.
+        await this.redis
+          .multi()
+          .hset(this.k.images(id), 'img1', req.img1, 'img2', req.img2)
+          .expire(this.k.images(id), this.settings.imageTtlS)
+          .exec();
+        const data: VerifyJobData = VerifyJobDataSchema.parse({
+          tenant: req.tenant,
+          idempotencyKey: idemKey,
+          webhookUrl: req.webhookUrl,
+          metadata: req.metadata,
+        });
+        await this.queue.add(JobName.verify, data, { jobId: id });
+      } catch (err) {
+        // Nothing half-made survives a failed submit: no 202 for a job that was not stored.
+        await this.redis.del(this.k.images(id), ...(idemKey ? [idemKey] : [])).catch(() => {});
+        throw err;
+      }
+      return { id, created: true };
+    });
+  }
+
+  /** Waits up to `timeoutMs` for the job to end. */
+  async wait(id: string, timeoutMs: number): Promise<WaitOutcome> {
+    const job = await this.guard(() => Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id));
+    if (!job) throw new FaceMatchError('NOT_FOUND', 'job not found');
+    try {
+      const result = await job.waitUntilFinished(this.events, timeoutMs);
+      return { state: 'completed', result };
+    } catch (err) {
+      const state = await this.guard(() => this.queue.getJobState(id));
+      if (state === 'failed') {
+        const failed = await this.guard(() => Job.fromId(this.queue, id));
+        return { state: 'failed', error: decodeJobError(failed?.failedReason ?? (err as Error).message) };
+      }
+      if (state === 'completed') {
+        const done = await this.guard(() => Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id));
+        if (done?.returnvalue) return { state: 'completed', result: done.returnvalue };
+      }
+      return { state: 'pending' };
+    }
+  }
+
+  /** Another tenant's job is indistinguishable from a missing one. */
+  async get(tenant: string, id: string): Promise<JobView | undefined> {
+    return this.guard(async () => {
+      const job = await Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id);
+      if (!job || job.data.tenant !== tenant) return undefined;
+      const status = toStatus(await job.getState());
+      const view: JobView = { id, status, createdAt: new Date(job.timestamp).toISOString() };
+      if (job.data.metadata) view.metadata = job.data.metadata;
+      if (status === 'completed' && job.returnvalue) view.result = job.returnvalue;
+      if (status === 'failed') view.error = decodeJobError(job.failedReason);
+      if (job.finishedOn) view.finishedAt = new Date(job.finishedOn).toISOString();
+      return view;
+    });
+  }
+
+  /** Purges the job, its images, its outcome and its idempotency key. */
+  async delete(tenant: string, id: string): Promise<boolean> {
+    return this.guard(async () => {
+      const job = await Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id);
+      if (!job || job.data.tenant !== tenant) return false;
+      if ((await job.getState()) === 'active') {
+        throw new FaceMatchError('JOB_ACTIVE', 'the job is being processed; delete it once it has finished');
+      }
+      await job.remove();
+      await this.purgeEvents(id);
+      await this.redis.del(this.k.images(id), this.k.outcome(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
+      return true;
+    });
+  }
+
+  /** The events stream repeats a job's result; a purge must reach it too. */
+  private async purgeEvents(id: string): Promise<void> {
+    const stream = `${this.settings.prefix}:${VERIFY_QUEUE}:events`;
+    let start = '-';
+    for (;;) {
+      const entries = await this.redis.xrange(stream, start, '+', 'COUNT', 1000);
+      const mine = entries.filter(([, fields]) => fields.includes(id)).map(([entryId]) => entryId);
+      if (mine.length > 0) await this.redis.xdel(stream, ...mine);
+      if (entries.length < 1000) return;
+      start = `(${entries[entries.length - 1]![0]}`;
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async workerCount(): Promise<number> {
+    return this.guard(() => this.queue.getWorkersCount());
+  }
+
+  async waitingCount(): Promise<number> {
+    return this.guard(() => this.queue.getWaitingCount());
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    this.redis.disconnect();
+    this.eventsRedis.disconnect();
+  }
+}
+
+/** How long a request waits for a (re)connecting Redis before it is told to come back later. */
+const READY_WAIT_MS = 1500;
+
+async function readyWithin(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`redis not ready (${redis.status})`));
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
+function toStatus(state: string): JobStatus {
+  if (state === 'active') return 'active';
+  if (state === 'completed') return 'completed';
+  if (state === 'failed') return 'failed';
+  return 'queued'; // waiting, delayed, prioritized, waiting-children, unknown-but-present
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}

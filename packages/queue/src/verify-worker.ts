@@ -1,0 +1,118 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { JobName, toFaceMatchError, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
+import { FaceMatchError } from '@facematch/contracts';
+import { encodeJobError } from './job-error.ts';
+import { keys } from './keys.ts';
+import { connect, type Redis } from './redis.ts';
+import { VERIFY_QUEUE } from './verify-queue.ts';
+
+export interface VerifyHandler {
+  (images: { img1: string; img2: string }, job: { id: string; attempt: number }): Promise<VerifyResult>;
+}
+
+export interface WorkerSettings {
+  redisUrl: string;
+  prefix: string;
+  /** Jobs in flight in this process. Inference is CPU-bound: 1 per process, scale with processes. */
+  concurrency: number;
+  /** How long a job's lock lives without renewal; a killed worker's job is recovered after about this. */
+  lockDurationMs: number;
+  /** How long an outcome is kept so that a re-run after a crash returns it instead of recomputing. */
+  outcomeTtlS: number;
+}
+
+export interface JobLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+type Outcome = { result: VerifyResult } | { error: ReturnType<FaceMatchError['toJSON']> };
+
+export class VerifyWorker {
+  private constructor(
+    readonly worker: Worker<VerifyJobData, VerifyResult, string>,
+    private readonly redis: Redis,
+  ) {}
+
+  static start(settings: WorkerSettings, handler: VerifyHandler, log: JobLog): VerifyWorker {
+    const k = keys(settings.prefix, VERIFY_QUEUE);
+    const redis = connect(settings.redisUrl, 'blocking', 'facematch:worker');
+
+    const processor = async (job: Job<VerifyJobData, VerifyResult, string>): Promise<VerifyResult> => {
+      if (job.name !== JobName.verify) throw new UnrecoverableError(`unknown job name ${job.name}`);
+      const id = job.id!;
+      const fields = { jobId: id, attempt: job.attemptsMade + 1 };
+
+      // A re-run after a crash between finishing and recording: answer what was already decided.
+      const saved = await redis.get(k.outcome(id));
+      if (saved) return settle(JSON.parse(saved) as Outcome);
+
+      const images = await redis.hmget(k.images(id), 'img1', 'img2');
+      if (!images[0] || !images[1]) {
+        throw new UnrecoverableError(encodeJobError(new FaceMatchError('IMAGES_EXPIRED', 'the images expired before a worker took the job')));
+      }
+
+      let outcome: Outcome;
+      try {
+        const result = await handler({ img1: images[0], img2: images[1] }, { id, attempt: fields.attempt });
+        outcome = { result };
+      } catch (err) {
+        const e = toFaceMatchError(err);
+        const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (e.retryable && !lastAttempt) {
+          log.warn({ ...fields, code: e.code, err: e.cause ?? e }, 'job failed; will retry');
+          throw e; // images stay for the retry
+        }
+        if (e.code === 'INTERNAL') log.error({ ...fields, err: e.cause ?? e }, 'job failed');
+        outcome = { error: e.toJSON() };
+      }
+      // The images go in the same transaction that records the outcome.
+      await redis.multi().del(k.images(id)).set(k.outcome(id), JSON.stringify(outcome), 'EX', settings.outcomeTtlS).exec();
+      return settle(outcome);
+    };
+
+    const worker = new Worker<VerifyJobData, VerifyResult, string>(VERIFY_QUEUE, processor, {
+      connection: redis,
+      prefix: settings.prefix,
+      concurrency: settings.concurrency,
+      lockDuration: settings.lockDurationMs,
+      stalledInterval: Math.max(1000, Math.floor(settings.lockDurationMs / 2)),
+      maxStalledCount: 2,
+      autorun: true,
+    });
+    worker.on('error', (err) => log.error({ err }, 'worker error'));
+    worker.on('completed', (job) => {
+      // The job's return value holds the result now; the crash-recovery copy is no longer needed.
+      redis.del(k.outcome(job.id!)).catch(() => {});
+      log.info({ jobId: job.id, verified: job.returnvalue?.verified, ms: (job.finishedOn ?? 0) - (job.processedOn ?? 0) }, 'job completed');
+    });
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (final) {
+        redis.del(k.outcome(job.id!), k.images(job.id!)).catch(() => {});
+        log.info({ jobId: job.id, reason: err.message.slice(0, 200) }, 'job failed');
+      }
+    });
+    return new VerifyWorker(worker, redis);
+  }
+
+  /** Stops taking jobs, lets the current one finish within `deadlineMs`, then closes the connection. */
+  async close(deadlineMs: number): Promise<'drained' | 'forced'> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'forced'>((resolve) => {
+      timer = setTimeout(() => resolve('forced'), deadlineMs);
+    });
+    const outcome = await Promise.race([this.worker.close().then(() => 'drained' as const), deadline]);
+    clearTimeout(timer);
+    if (outcome === 'forced') await this.worker.close(true); // the job's lock lapses; another worker recovers it
+    this.redis.disconnect();
+    return outcome;
+  }
+}
+
+function settle(outcome: Outcome): VerifyResult {
+  if ('result' in outcome) return outcome.result;
+  throw new UnrecoverableError(JSON.stringify(outcome.error));
+}

@@ -1,0 +1,210 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import axios from 'axios';
+import jwt from 'jsonwebtoken';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorBodySchema, JobViewSchema, VerifyResultSchema } from '@facematch/contracts';
+import { dumpKeys } from '@facematch/queue';
+import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
+
+const photo = (name: string) => readFileSync(join(FIXTURES, name));
+const uri = (buf: Buffer) => `data:image/jpeg;base64,${buf.toString('base64')}`;
+const curie1 = uri(photo('person-a-1.jpg'));
+const curie2 = uri(photo('person-a-2.jpg'));
+const collins = uri(photo('person-b-1.jpg'));
+const coffee = uri(photo('no-face.jpg'));
+
+const redisUrl = await redisUrlForTests();
+
+async function call(base: string, method: string, path: string, opts: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+  if (opts.token !== null) headers.authorization = opts.token ?? tokenFor(0);
+  const res = await fetch(`${base}/ai/v1/face-verification${path}`, {
+    method,
+    headers,
+    body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Polls a job until it is final; each poll is a real request, bounded in count. */
+async function pollUntilFinal(base: string, id: string, token = tokenFor(0)) {
+  for (let i = 0; i < 600; i++) {
+    const r = await call(base, 'GET', `/jobs/${id}`, { token });
+    if (r.body?.status === 'completed' || r.body?.status === 'failed') return r;
+    await new Promise((res) => setTimeout(res, 100)); // a poll interval, not synchronisation
+  }
+  throw new Error(`job ${id} did not finish`);
+}
+
+describe.skipIf(!redisUrl)('the service, through real processes and Redis', () => {
+  let svc: Service;
+  beforeAll(async () => {
+    svc = await startService(redisUrl!, { workers: 1 });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  const imageBytesLeft = async () => {
+    const marker = curie1.slice(40, 120); // a slice of real image base64, in any key or value
+    const dump = await dumpKeys(redisUrl!, svc.prefix);
+    return [...dump].filter(([k, v]) => k.includes(':fm:images:') || v.includes(marker) || v.includes(coffee.slice(40, 120)));
+  };
+
+  it('answers the seed contract: same person', async () => {
+    const r = await call(svc.baseUrl, 'POST', '/verify', { body: { img1: curie1, img2: curie2 } });
+    expect(r.status).toBe(200);
+    expect(r.body.verified).toBe(true);
+    expect(VerifyResultSchema.parse(r.body).model.backend).toBe('wasm');
+  });
+
+  it('answers the seed contract: different people', async () => {
+    const r = await call(svc.baseUrl, 'POST', '/verify', { body: { img1: curie1, img2: collins } });
+    expect(r.status).toBe(200);
+    expect(r.body.verified).toBe(false);
+  });
+
+  it('leaves no image bytes in Redis after a success', async () => {
+    expect(await imageBytesLeft()).toEqual([]);
+  });
+
+  it('answers NO_FACE with 422 and leaves no image bytes after the failure', async () => {
+    const r = await call(svc.baseUrl, 'POST', '/verify', { body: { img1: curie1, img2: coffee } });
+    expect(r.status).toBe(422);
+    expect(ErrorBodySchema.parse(r.body).error).toMatchObject({ code: 'NO_FACE', image: 'img2' });
+    expect(await imageBytesLeft()).toEqual([]);
+  });
+
+  it('accepts a Bearer token too', async () => {
+    const r = await call(svc.baseUrl, 'POST', '/verify', { token: `Bearer ${tokenFor(1)}`, body: { img1: collins, img2: collins } });
+    expect(r.status).toBe(200);
+    expect(r.body.verified).toBe(true);
+  });
+
+  it.each([
+    ['no token', null, 'TOKEN_MISSING'],
+    ['a garbage token', 'garbage', 'TOKEN_INVALID'],
+    ['an expired token', jwt.sign({ apikey: TENANTS[0].apiKey, exp: Math.floor(Date.now() / 1000) - 3600 }, TENANTS[0].secret), 'TOKEN_EXPIRED'],
+    ['an unknown API key', jwt.sign({ apikey: 'nobody', exp: Math.floor(Date.now() / 1000) + 600 }, 'x'.repeat(20)), 'UNKNOWN_API_KEY'],
+  ])('refuses %s with 401', async (_, token, code) => {
+    const r = await call(svc.baseUrl, 'POST', '/verify', { token, body: { img1: curie1, img2: curie2 } });
+    expect(r.status).toBe(401);
+    expect(r.body.error.code).toBe(code);
+  });
+
+  it('refuses bad input with 4xx and a code, creating no job', async () => {
+    const before = (await dumpKeys(redisUrl!, svc.prefix)).size;
+    const bad64 = await call(svc.baseUrl, 'POST', '/verify', { body: { img1: 'data:image/jpeg;base64,@@@@', img2: curie2 } });
+    expect([bad64.status, bad64.body.error.code, bad64.body.error.image]).toEqual([400, 'INVALID_BASE64', 'img1']);
+    const missing = await call(svc.baseUrl, 'POST', '/verify', { body: { img1: curie1 } });
+    expect([missing.status, missing.body.error.code]).toEqual([400, 'INVALID_BODY']);
+    const json = await call(svc.baseUrl, 'POST', '/verify', { body: '{"img1": ' });
+    expect([json.status, json.body.error.code]).toEqual([400, 'INVALID_JSON']);
+    const type = await call(svc.baseUrl, 'POST', '/verify', { body: 'img1=x', headers: { 'content-type': 'text/plain' } });
+    expect([type.status, type.body.error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+    const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } }).gif().toBuffer();
+    const fmt = await call(svc.baseUrl, 'POST', '/verify', { body: { img1: curie1, img2: uri(gif) } });
+    expect([fmt.status, fmt.body.error.code, fmt.body.error.image]).toEqual([400, 'UNSUPPORTED_FORMAT', 'img2']);
+    expect((await dumpKeys(redisUrl!, svc.prefix)).size).toBe(before);
+  });
+
+  it('answers 413 for a body over the limit', async () => {
+    const huge = 'A'.repeat(16 * 1024 * 1024);
+    const r = await call(svc.baseUrl, 'POST', '/verify', { body: { img1: `data:image/jpeg;base64,${huge}`, img2: curie2 } });
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('BODY_TOO_LARGE');
+  });
+
+  it('runs an async job: submit, then poll to completed', async () => {
+    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: curie1, img2: curie2, metadata: { applicant: 'A-17' } } });
+    expect(sub.status).toBe(202);
+    expect(sub.body).toEqual({ id: expect.any(String), status: 'queued' });
+    expect(sub.headers.get('location')).toBe(`/ai/v1/face-verification/jobs/${sub.body.id}`);
+    expect(sub.body.id.length).toBeGreaterThanOrEqual(22); // 144 random bits
+    const done = await pollUntilFinal(svc.baseUrl, sub.body.id);
+    const view = JobViewSchema.parse(done.body);
+    expect(view).toMatchObject({ status: 'completed', metadata: { applicant: 'A-17' } });
+    expect(view.result?.verified).toBe(true);
+    expect(view.finishedAt).toBeDefined();
+  });
+
+  it('hides one tenant’s job from another: 404, as for an unknown id', async () => {
+    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: curie1, img2: curie2 } });
+    const other = await call(svc.baseUrl, 'GET', `/jobs/${sub.body.id}`, { token: tokenFor(1) });
+    const unknown = await call(svc.baseUrl, 'GET', '/jobs/does-not-exist', { token: tokenFor(1) });
+    expect([other.status, other.body]).toEqual([unknown.status, { error: { code: 'NOT_FOUND', message: 'job not found' } }]);
+    expect(other.status).toBe(404);
+    expect((await call(svc.baseUrl, 'DELETE', `/jobs/${sub.body.id}`, { token: tokenFor(1) })).status).toBe(404);
+    await pollUntilFinal(svc.baseUrl, sub.body.id);
+  });
+
+  it('returns the same job for a retried submit with the same Idempotency-Key', async () => {
+    const headers = { 'idempotency-key': `key-${Date.now()}` };
+    const a = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: curie1, img2: collins }, headers });
+    const b = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: curie1, img2: collins }, headers });
+    expect(a.status).toBe(202);
+    expect(b.status).toBe(202);
+    expect(b.body.id).toBe(a.body.id);
+    const other = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: curie1, img2: curie2 }, headers });
+    expect([other.status, other.body.error.code]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED']);
+    await pollUntilFinal(svc.baseUrl, a.body.id);
+  });
+
+  it('purges a job with DELETE', async () => {
+    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: curie1, img2: curie2 } });
+    await pollUntilFinal(svc.baseUrl, sub.body.id);
+    expect((await call(svc.baseUrl, 'DELETE', `/jobs/${sub.body.id}`)).status).toBe(204);
+    expect((await call(svc.baseUrl, 'GET', `/jobs/${sub.body.id}`)).status).toBe(404);
+    const left = [...(await dumpKeys(redisUrl!, svc.prefix)).entries()].filter(([k, v]) => k.includes(sub.body.id) || v.includes(sub.body.id));
+    expect(left).toEqual([]);
+  });
+
+  it('answers 202 with a Location when the sync wait runs out, and the job still completes', async () => {
+    const impatient = await svc.startApi({ SYNC_WAIT_MS: '1' });
+    const r = await call(impatient.baseUrl, 'POST', '/verify', { body: { img1: curie1, img2: curie2 } });
+    expect(r.status).toBe(202);
+    expect(r.headers.get('location')).toBe(`/ai/v1/face-verification/jobs/${r.body.id}`);
+    const done = await pollUntilFinal(svc.baseUrl, r.body.id);
+    expect(done.body.result.verified).toBe(true);
+  });
+
+  it('reports readiness: Redis reachable and a worker connected', async () => {
+    const r = await fetch(`${svc.baseUrl}/readyz`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ status: 'ready', redis: true });
+    expect((await fetch(`${svc.baseUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('works unchanged with VideoSDK’s own Node client (axios, raw token, every image labelled jpeg)', async () => {
+    // The snippet from VideoSDK's Face Match docs, with only the URL and the token changed.
+    const img1 = `data:image/jpeg;base64,${photo('person-a-1.jpg').toString('base64')}`;
+    const png = await sharp(photo('person-a-2.jpg')).png().toBuffer(); // a PNG, labelled jpeg as the client does
+    const img2 = `data:image/jpeg;base64,${png.toString('base64')}`;
+    const response = await axios.post(`${svc.baseUrl}/ai/v1/face-verification/verify`, { img1, img2 }, {
+      headers: { Authorization: tokenFor(0), 'Content-Type': 'application/json' },
+    });
+    expect(response.data.verified).toBe(true);
+    expect(typeof response.data.verified).toBe('boolean');
+  });
+
+  it('finishes the current job on SIGTERM, then the worker exits 0', async () => {
+    const worker = await svc.startWorker();
+    // Keep the first worker busy elsewhere is not needed: either worker may take the job; we stop the one that does.
+    const big = await sharp(photo('person-b-1.jpg')).resize(3000).jpeg({ quality: 95 }).toBuffer();
+    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: uri(big), img2: collins } });
+    const id = sub.body.id as string;
+    const started = new RegExp(`"jobId":"${id}".*"msg":"job started"`);
+    const taker = await Promise.race([worker, ...svc.workers].map(async (w) => (await w.waitFor(started), w)));
+    taker.child.kill('SIGTERM');
+    const done = await pollUntilFinal(svc.baseUrl, id);
+    expect(done.body.status).toBe('completed');
+    expect(done.body.result.verified).toBe(true);
+    expect(await taker.exited).toEqual({ code: 0, signal: null });
+    expect(taker.output.some((l) => l.includes('"outcome":"drained"'))).toBe(true);
+    if (taker !== worker) svc.workers.splice(svc.workers.indexOf(taker), 1, worker);
+  });
+});
