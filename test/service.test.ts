@@ -208,3 +208,36 @@ describe.skipIf(!redisUrl)('the service, through real processes and Redis', () =
     if (taker !== worker) svc.workers.splice(svc.workers.indexOf(taker), 1, worker);
   });
 });
+
+describe.skipIf(!redisUrl)('crash recovery', () => {
+  let svc: Service;
+  beforeAll(async () => {
+    // A short lock so a dead worker's job is declared stalled within seconds rather than BullMQ's 30 s.
+    svc = await startService(redisUrl!, { workers: 1, env: { WORKER_LOCK_MS: '2000' } });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('recovers the job of a worker killed with SIGKILL mid-job; it completes once', async () => {
+    const [victim] = svc.workers;
+    const big = await sharp(photo('person-b-1.jpg')).resize(3000).jpeg({ quality: 95 }).toBuffer();
+    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: uri(big), img2: collins } });
+    const id = sub.body.id as string;
+    await victim!.waitFor(new RegExp(`"jobId":"${id}".*"msg":"job started"`));
+    victim!.child.kill('SIGKILL');
+    expect((await victim!.exited).signal).toBe('SIGKILL');
+    const rescuer = await svc.startWorker();
+    const done = await pollUntilFinal(svc.baseUrl, id);
+    expect(done.body.status).toBe('completed');
+    expect(done.body.result.verified).toBe(true);
+    const completions = [victim!, rescuer].flatMap((w) => w.output.filter((l) => l.includes(`"jobId":"${id}"`) && l.includes('"msg":"job completed"')));
+    expect(completions).toHaveLength(1);
+    expect(await imageBytesLeftFor(svc, [uri(big)])).toEqual([]);
+  });
+});
+
+async function imageBytesLeftFor(svc: Service, images: string[]) {
+  const dump = await dumpKeys(svc.redisUrl, svc.prefix);
+  return [...dump].filter(([k, v]) => k.includes(':fm:images:') || images.some((img) => v.includes(img.slice(40, 120))));
+}

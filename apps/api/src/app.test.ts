@@ -1,0 +1,151 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signToken } from '@facematch/auth';
+import { FaceMatchError, type JobView, type VerifyResult } from '@facematch/contracts';
+import { createLogger } from '@facematch/logger';
+import type { WaitOutcome } from '@facematch/queue';
+import { createApp, type QueuePort } from './app.ts';
+
+// A small fake behind the QueuePort interface: the real queue is exercised in test/service.test.ts.
+class FakeQueue implements QueuePort {
+  submitted: unknown[] = [];
+  next: WaitOutcome = { state: 'pending' };
+  down = false;
+  jobs = new Map<string, JobView & { tenant: string }>();
+  async submit(req: { tenant: string }) {
+    if (this.down) throw new FaceMatchError('QUEUE_UNAVAILABLE', 'the job queue is unavailable; retry shortly');
+    this.submitted.push(req);
+    const id = `job-${this.submitted.length}`;
+    this.jobs.set(id, { id, status: 'queued', createdAt: new Date(0).toISOString(), tenant: req.tenant });
+    return { id, created: true };
+  }
+  async wait() {
+    return this.next;
+  }
+  async get(tenant: string, id: string) {
+    const j = this.jobs.get(id);
+    if (!j || j.tenant !== tenant) return undefined;
+    const { tenant: _t, ...view } = j;
+    return view;
+  }
+  async delete(tenant: string, id: string) {
+    return (await this.get(tenant, id)) !== undefined && this.jobs.delete(id);
+  }
+  async ping() {
+    return !this.down;
+  }
+  async workerCount() {
+    return 1;
+  }
+}
+
+const tenant = { apiKey: 'k1', secret: 'secret-0123456789abcdef' };
+const token = signToken({ apiKey: tenant.apiKey, secret: tenant.secret, ttlSeconds: 600 });
+const png = 'data:image/jpeg;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+const queue = new FakeQueue();
+let base = '';
+let close: () => void;
+
+beforeAll(async () => {
+  const app = createApp({
+    queue,
+    tenants: new Map([[tenant.apiKey, tenant]]),
+    log: createLogger({ name: 'test', level: 'silent' }),
+    config: { syncWaitMs: 10, maxBodyBytes: 64 * 1024, maxImageBytes: 32 * 1024 },
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = () => server.close();
+});
+afterAll(() => close());
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = async (r: Response): Promise<any> => r.json();
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}/ai/v1/face-verification${path}`, {
+    method: 'POST',
+    headers: { authorization: token, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+describe('createApp', () => {
+  it('answers the seed shape with the engine fields added', async () => {
+    queue.next = { state: 'completed', result: { verified: true, distance: 0.3 } as VerifyResult };
+    const r = await post('/verify', { img1: png, img2: png, extra: 'ignored' });
+    expect(r.status).toBe(200);
+    expect(await json(r)).toMatchObject({ verified: true, distance: 0.3 });
+  });
+
+  it('maps an engine error to its status with the error shape', async () => {
+    queue.next = { state: 'failed', error: { code: 'NO_FACE', message: 'no face found in img2', image: 'img2' } };
+    const r = await post('/verify', { img1: png, img2: png });
+    expect(r.status).toBe(422);
+    expect(await json(r)).toEqual({ error: { code: 'NO_FACE', message: 'no face found in img2', image: 'img2' } });
+  });
+
+  it('answers 202 with a Location when the wait runs out', async () => {
+    queue.next = { state: 'pending' };
+    const r = await post('/verify', { img1: png, img2: png });
+    expect(r.status).toBe(202);
+    const body = await json(r);
+    expect(r.headers.get('location')).toBe(`/ai/v1/face-verification/jobs/${body.id}`);
+  });
+
+  it.each([
+    ['a missing img2', { img1: png }, 400, 'INVALID_BODY'],
+    ['a null img1', { img1: null, img2: png }, 400, 'INVALID_BODY'],
+    ['a number', { img1: 5, img2: png }, 400, 'INVALID_BODY'],
+    ['an array body', [png, png], 400, 'INVALID_BODY'],
+    ['bad base64', { img1: 'data:image/jpeg;base64,!!!!', img2: png }, 400, 'INVALID_BASE64'],
+    ['a non-image data URI', { img1: 'data:text/html;base64,PGI+', img2: png }, 400, 'UNSUPPORTED_FORMAT'],
+    ['a data URI without ;base64', { img1: 'data:image/jpeg,abc', img2: png }, 400, 'INVALID_DATA_URI'],
+    ['an image over MAX_IMAGE_BYTES', { img1: `data:image/jpeg;base64,${'A'.repeat(48 * 1024)}`, img2: png }, 413, 'IMAGE_TOO_LARGE'],
+    ['a body over MAX_BODY_BYTES', { img1: 'A'.repeat(80 * 1024), img2: png }, 413, 'BODY_TOO_LARGE'],
+    ['invalid JSON', '{"img1":', 400, 'INVALID_JSON'],
+  ])('refuses %s, creating no job', async (_, body, status, code) => {
+    const before = queue.submitted.length;
+    const r = await post('/verify', body);
+    expect(r.status).toBe(status);
+    expect((await json(r)).error.code).toBe(code);
+    expect(queue.submitted.length).toBe(before);
+  });
+
+  it('refuses a non-JSON content type with 415', async () => {
+    const r = await post('/verify', 'img1=a', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect([r.status, (await json(r)).error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+  });
+
+  it('authenticates before anything else', async () => {
+    const r = await post('/verify', '{"img1":', { authorization: '' });
+    expect([r.status, (await json(r)).error.code]).toEqual([401, 'TOKEN_MISSING']);
+  });
+
+  it.each([
+    ['ftp://example.com/hook', 'WEBHOOK_URL_INVALID'],
+    ['https://user:pw@example.com/hook', 'WEBHOOK_URL_INVALID'],
+    ['not a url', 'WEBHOOK_URL_INVALID'],
+  ])('refuses webhookUrl %s', async (webhookUrl, code) => {
+    const r = await post('/jobs', { img1: png, img2: png, webhookUrl });
+    expect([r.status, (await json(r)).error.code]).toEqual([400, code]);
+  });
+
+  it('answers 503 with Retry-After, not 500, when the queue is down', async () => {
+    queue.down = true;
+    try {
+      const r = await post('/jobs', { img1: png, img2: png });
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('5');
+      expect((await json(r)).error.code).toBe('QUEUE_UNAVAILABLE');
+      expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    } finally {
+      queue.down = false;
+    }
+  });
+
+  it('answers unknown routes with the error shape', async () => {
+    const r = await fetch(`${base}/nope`);
+    expect([r.status, await json(r)]).toEqual([404, { error: { code: 'NOT_FOUND', message: 'no such route' } }]);
+  });
+});
