@@ -51,7 +51,12 @@ beforeAll(async () => {
     queue,
     tenants: new Map([[tenant.apiKey, tenant]]),
     log: createLogger({ name: 'test', level: 'silent' }),
-    config: { syncWaitMs: 10, maxBodyBytes: 64 * 1024, maxImageBytes: 32 * 1024 },
+    config: {
+      syncWaitMs: 10,
+      maxBodyBytes: 64 * 1024,
+      maxImageBytes: 32 * 1024,
+      webhooks: { allowPrivate: false, requireHttps: false, tenantsWithSecret: new Set() },
+    },
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -126,6 +131,9 @@ describe('createApp', () => {
     ['ftp://example.com/hook', 'WEBHOOK_URL_INVALID'],
     ['https://user:pw@example.com/hook', 'WEBHOOK_URL_INVALID'],
     ['not a url', 'WEBHOOK_URL_INVALID'],
+    ['http://127.0.0.1:9000/hook', 'WEBHOOK_URL_INVALID'],
+    ['http://169.254.169.254/latest/meta-data', 'WEBHOOK_URL_INVALID'],
+    ['https://8.8.8.8/hook', 'WEBHOOK_NOT_CONFIGURED'],
   ])('refuses webhookUrl %s', async (webhookUrl, code) => {
     const r = await post('/jobs', { img1: png, img2: png, webhookUrl });
     expect([r.status, (await json(r)).error.code]).toEqual([400, code]);

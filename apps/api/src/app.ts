@@ -12,6 +12,7 @@ import {
 } from '@facematch/contracts';
 import type { Logger } from '@facematch/logger';
 import type { VerifyQueueClient } from '@facematch/queue';
+import { checkWebhookUrl, type UrlPolicy } from '@facematch/webhooks';
 
 /** The queue as the API uses it; tests may hand in a fake. */
 export type QueuePort = Pick<VerifyQueueClient, 'submit' | 'wait' | 'get' | 'delete' | 'ping' | 'workerCount'>;
@@ -20,7 +21,12 @@ export interface AppDeps {
   queue: QueuePort;
   tenants: ReadonlyMap<string, Tenant>;
   log: Logger;
-  config: { syncWaitMs: number; maxBodyBytes: number; maxImageBytes: number };
+  config: {
+    syncWaitMs: number;
+    maxBodyBytes: number;
+    maxImageBytes: number;
+    webhooks: UrlPolicy & { tenantsWithSecret: ReadonlySet<string> };
+  };
 }
 
 const BASE = '/ai/v1/face-verification';
@@ -99,7 +105,13 @@ export function createApp(deps: AppDeps): express.Express {
   api.post('/jobs', requireJson, json, async (req, res) => {
     const body = parseBody(SubmitJobRequestSchema, req.body);
     checkImages(body, config.maxImageBytes);
-    if (body.webhookUrl !== undefined) checkWebhookUrl(body.webhookUrl);
+    const { tenant } = res.locals as Locals;
+    if (body.webhookUrl !== undefined) {
+      await checkWebhookUrl(body.webhookUrl, config.webhooks);
+      if (!config.webhooks.tenantsWithSecret.has(tenant.apiKey)) {
+        throw new FaceMatchError('WEBHOOK_NOT_CONFIGURED', 'no webhook signing secret is configured for this API key (FACEMATCH_WEBHOOK_SECRETS)');
+      }
+    }
     if (body.metadata !== undefined && Buffer.byteLength(JSON.stringify(body.metadata)) > MAX_METADATA_BYTES) {
       throw new FaceMatchError('INVALID_BODY', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
     }
@@ -107,7 +119,6 @@ export function createApp(deps: AppDeps): express.Express {
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
       throw new FaceMatchError('INVALID_BODY', 'Idempotency-Key must be 1 to 255 characters');
     }
-    const { tenant } = res.locals as Locals;
     const { id, created } = await queue.submit({
       tenant: tenant.apiKey,
       img1: body.img1,
@@ -167,17 +178,6 @@ function parseBody<S extends typeof VerifyRequestSchema | typeof SubmitJobReques
 function checkImages(body: { img1: string; img2: string }, maxBytes: number): void {
   checkImage(body.img1, 'img1', maxBytes);
   checkImage(body.img2, 'img2', maxBytes);
-}
-
-function checkWebhookUrl(raw: string): void {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new FaceMatchError('WEBHOOK_URL_INVALID', 'webhookUrl is not a URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new FaceMatchError('WEBHOOK_URL_INVALID', 'webhookUrl must be http(s)');
-  if (url.username || url.password) throw new FaceMatchError('WEBHOOK_URL_INVALID', 'webhookUrl must not carry credentials');
 }
 
 /** Maps body-parser's errors onto our codes. */

@@ -8,6 +8,7 @@ const env = loadConfigOrExit(apiEnvSchema, 'api');
 
 const log = createLogger({ name: 'api', level: env.LOG_LEVEL });
 const tenants = new Map(env.FACEMATCH_TENANTS.map((t) => [t.apiKey, t]));
+if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhookUrl may point at loopback and private networks (development only)');
 if (tenants.size === 0) log.warn('no tenants configured (FACEMATCH_TENANTS): every request will be refused');
 
 const queue = VerifyQueueClient.create({
@@ -21,7 +22,16 @@ const app = createApp({
   queue,
   tenants,
   log,
-  config: { syncWaitMs: env.SYNC_WAIT_MS, maxBodyBytes: env.MAX_BODY_BYTES, maxImageBytes: env.MAX_IMAGE_BYTES },
+  config: {
+    syncWaitMs: env.SYNC_WAIT_MS,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    maxImageBytes: env.MAX_IMAGE_BYTES,
+    webhooks: {
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      requireHttps: env.NODE_ENV === 'production',
+      tenantsWithSecret: new Set(env.FACEMATCH_WEBHOOK_SECRETS.keys()),
+    },
+  },
 });
 
 const server = createServer(app);

@@ -7,6 +7,7 @@ import { signToken } from '@facematch/auth';
 import { launcherEnvSchema, loadConfigOrExit } from '@facematch/config';
 import { createLogger } from '@facematch/logger';
 import { redisAnswers } from '@facematch/queue';
+import { generateWebhookSecret } from '@facematch/webhooks';
 import { Supervisor } from '@facematch/worker';
 
 const env = loadConfigOrExit(launcherEnvSchema, 'launcher');
@@ -49,7 +50,19 @@ if (!tenants) {
   tenants = `${dev.apiKey}:${dev.secret}`;
 }
 
-const childEnv = { ...process.env, FACEMATCH_TENANTS: tenants, REDIS_URL: env.REDIS_URL };
+// Each tenant signs its webhooks with its own secret. In development, unset means: make one per tenant.
+let webhookSecrets = env.FACEMATCH_WEBHOOK_SECRETS;
+let generatedSecrets: string[] = [];
+if (!webhookSecrets && env.NODE_ENV !== 'production') {
+  generatedSecrets = tenants
+    .split(',')
+    .map((t) => t.trim().split(':')[0])
+    .filter((k): k is string => !!k)
+    .map((k) => `${k}:${generateWebhookSecret()}`);
+  webhookSecrets = generatedSecrets.join(',');
+}
+
+const childEnv = { ...process.env, FACEMATCH_TENANTS: tenants, REDIS_URL: env.REDIS_URL, ...(webhookSecrets ? { FACEMATCH_WEBHOOK_SECRETS: webhookSecrets } : {}) };
 const workers = new Supervisor({ name: 'worker', script: script('../../worker/src/main.ts'), count: env.WORKERS ?? availableParallelism(), env: childEnv }, log);
 const api = new Supervisor({ name: 'api', script: script('../../api/src/main.ts'), count: 1, env: childEnv }, log);
 workers.start();
@@ -73,6 +86,11 @@ Try it (two photos of the same person):
     -d "{\\"img1\\":\\"data:image/jpeg;base64,$(base64 -w0 test/fixtures/faces/person-a-1.jpg)\\",\\"img2\\":\\"data:image/jpeg;base64,$(base64 -w0 test/fixtures/faces/person-a-2.jpg)\\"}"
 
 Readiness: curl -s ${base}/readyz   (ready once a worker has loaded the models)
+`);
+}
+if (generatedSecrets.length > 0) {
+  console.log(`Webhook signing secrets (generated for this run; set FACEMATCH_WEBHOOK_SECRETS to keep yours):
+${generatedSecrets.map((s) => `  ${s}`).join('\n')}
 `);
 }
 

@@ -2,7 +2,8 @@
 import { loadConfigOrExit, workerEnvSchema } from '@facematch/config';
 import { FaceEngine } from '@facematch/engine';
 import { createLogger } from '@facematch/logger';
-import { VerifyWorker } from '@facematch/queue';
+import { DeliveryWorker, VerifyWorker } from '@facematch/queue';
+import { deliver, webhookHeaders } from '@facematch/webhooks';
 
 const env = loadConfigOrExit(workerEnvSchema, 'worker');
 const log = createLogger({ name: 'worker', level: env.LOG_LEVEL });
@@ -22,6 +23,13 @@ const engine = await FaceEngine.create({
   log: (msg, fields) => log.info(fields ?? {}, msg),
 });
 
+const delivery = {
+  redisUrl: env.REDIS_URL,
+  prefix: env.QUEUE_PREFIX,
+  maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+  backoffMs: env.WEBHOOK_BACKOFF_MS,
+  resultTtlS: env.RESULT_TTL_S,
+};
 const worker = VerifyWorker.start(
   {
     redisUrl: env.REDIS_URL,
@@ -29,6 +37,7 @@ const worker = VerifyWorker.start(
     concurrency: env.WORKER_CONCURRENCY,
     lockDurationMs: env.WORKER_LOCK_MS,
     outcomeTtlS: env.RESULT_TTL_S,
+    delivery,
   },
   async (images, job) => {
     const jobLog = log.child({ jobId: job.id, attempt: job.attempt });
@@ -37,6 +46,21 @@ const worker = VerifyWorker.start(
   },
   log,
 );
+const deliveries = DeliveryWorker.start(
+  { ...delivery, concurrency: env.WEBHOOK_CONCURRENCY, lockDurationMs: Math.max(env.WORKER_LOCK_MS, env.WEBHOOK_TIMEOUT_MS * 2) },
+  async (d) => {
+    const secret = env.FACEMATCH_WEBHOOK_SECRETS.get(d.tenant);
+    if (!secret) return { status: undefined, error: `no webhook secret for tenant ${d.tenant}`, permanent: true };
+    // webhook-id is derived from the job: the same on every retry, so receivers can deduplicate.
+    return deliver(d.url, d.body, webhookHeaders(secret, `msg_${d.jobId}`, d.body), {
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+    });
+  },
+  log,
+);
+if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhooks may reach loopback and private networks (development only)');
+else log.info('webhooks to loopback, private, link-local and metadata addresses are refused');
 log.info({ backend: engine.backend, concurrency: env.WORKER_CONCURRENCY, lockMs: env.WORKER_LOCK_MS, queuePrefix: env.QUEUE_PREFIX }, 'worker ready');
 process.send?.({ type: 'ready', backend: engine.backend });
 
@@ -45,7 +69,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info({ signal, deadlineMs: env.SHUTDOWN_TIMEOUT_MS }, 'worker stopping: no new jobs, finishing the current one');
-  const outcome = await worker.close(env.SHUTDOWN_TIMEOUT_MS);
+  const [outcome] = await Promise.all([worker.close(env.SHUTDOWN_TIMEOUT_MS), deliveries.close()]);
   log.info({ outcome }, 'worker stopped');
   process.exit(0);
 }

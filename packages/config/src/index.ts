@@ -73,6 +73,45 @@ const tenantList = z
     return out;
   });
 
+/** "apikey:whsec_...[,apikey:whsec_...]" */
+const webhookSecretList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out = new Map<string, string>();
+    for (const part of (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+      const i = part.indexOf(':');
+      const secret = part.slice(i + 1);
+      const bytes = Buffer.from(secret.replace(/^whsec_/, ''), 'base64').length;
+      if (i <= 0 || !secret.startsWith('whsec_') || bytes < 24 || bytes > 64) {
+        ctx.addIssue({ code: 'custom', message: 'each entry is apikey:whsec_<base64 of 24-64 random bytes>' });
+        return z.NEVER;
+      }
+      out.set(part.slice(0, i), secret);
+    }
+    return out;
+  });
+
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+const webhookEnv = {
+  /** Lets webhooks reach loopback and private networks: local development and tests only. */
+  WEBHOOK_ALLOW_PRIVATE: bool,
+  WEBHOOK_TIMEOUT_MS: posInt(10_000),
+  /** 14 attempts with a 10 s base double up to about a day of retries. */
+  WEBHOOK_MAX_ATTEMPTS: posInt(14),
+  WEBHOOK_BACKOFF_MS: posInt(10_000),
+};
+
+const noPrivateWebhooksInProduction = (env: { NODE_ENV: string; WEBHOOK_ALLOW_PRIVATE: boolean }, ctx: z.RefinementCtx) => {
+  if (env.NODE_ENV === 'production' && env.WEBHOOK_ALLOW_PRIVATE) {
+    ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ALLOW_PRIVATE'], message: 'private webhook targets are never allowed in production' });
+  }
+};
+
 const queueEnv = {
   REDIS_URL: redisUrl,
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('facematch'),
@@ -93,20 +132,29 @@ export const apiEnvSchema = z
     /** Images wait at most this long in Redis for a worker. */
     IMAGE_TTL_S: posInt(3600),
     JOB_ATTEMPTS: posInt(3),
+    FACEMATCH_WEBHOOK_SECRETS: webhookSecretList,
+    ...webhookEnv,
   })
   .superRefine((env, ctx) => {
+    noPrivateWebhooksInProduction(env, ctx);
     if (env.NODE_ENV === 'production' && env.FACEMATCH_TENANTS.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['FACEMATCH_TENANTS'], message: 'required in production (apikey:secret[,apikey:secret...])' });
     }
   });
 export type ApiEnv = z.infer<typeof apiEnvSchema>;
 
-export const workerEnvSchema = engineEnvSchema.extend({
-  ...queueEnv,
-  WORKER_CONCURRENCY: posInt(1),
-  WORKER_LOCK_MS: posInt(30_000),
-  SHUTDOWN_TIMEOUT_MS: posInt(25_000),
-});
+export const workerEnvSchema = engineEnvSchema
+  .extend({
+    ...queueEnv,
+    WORKER_CONCURRENCY: posInt(1),
+    WORKER_LOCK_MS: posInt(30_000),
+    SHUTDOWN_TIMEOUT_MS: posInt(25_000),
+    FACEMATCH_WEBHOOK_SECRETS: webhookSecretList,
+    /** Deliveries in flight per worker process: they wait on the network, not the CPU. */
+    WEBHOOK_CONCURRENCY: posInt(16),
+    ...webhookEnv,
+  })
+  .superRefine(noPrivateWebhooksInProduction);
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;
 
 /** `npm start`: the API and a supervised pool of workers, with a development tenant if none is set. */
@@ -115,6 +163,7 @@ export const launcherEnvSchema = z.object({
   WORKERS: z.coerce.number().int().positive().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   FACEMATCH_TENANTS: z.string().optional(),
+  FACEMATCH_WEBHOOK_SECRETS: z.string().optional(),
 });
 export type LauncherEnv = z.infer<typeof launcherEnvSchema>;
 

@@ -30,6 +30,30 @@ export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 export const JobStatusSchema = z.enum(['queued', 'active', 'completed', 'failed']);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 
+export const WebhookStateSchema = z.object({
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number().int().nonnegative(),
+  lastStatusCode: z.number().int().optional(),
+  lastAttemptAt: z.string().optional(),
+});
+export type WebhookState = z.infer<typeof WebhookStateSchema>;
+
+export const WebhookEventTypeSchema = z.enum(['face_verification.completed', 'face_verification.failed']);
+
+/** What a webhook receiver gets: never image bytes. */
+export const WebhookEventSchema = z.object({
+  type: WebhookEventTypeSchema,
+  timestamp: z.string(),
+  data: z.object({
+    id: z.string(),
+    status: z.enum(['completed', 'failed']),
+    result: VerifyResultSchema.optional(),
+    error: ErrorBodySchema.shape.error.optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
+
 export const JobViewSchema = z.object({
   id: z.string(),
   status: JobStatusSchema,
@@ -38,11 +62,22 @@ export const JobViewSchema = z.object({
   metadata: z.record(z.string(), z.unknown()).optional(),
   createdAt: z.string(),
   finishedAt: z.string().optional(),
+  webhook: WebhookStateSchema.optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 
 /** Typed job names and payloads shared by producer and consumer, so they cannot drift. */
-export const JobName = { verify: 'face.verify' } as const;
+export const JobName = { verify: 'face.verify', deliver: 'webhook.deliver' } as const;
+
+export const DeliveryJobDataSchema = z.object({
+  /** The verification job this event is about; also the webhook-id, so receivers can deduplicate. */
+  jobId: z.string(),
+  tenant: z.string(),
+  url: z.string(),
+  /** The exact bytes signed and sent on every attempt. */
+  body: z.string(),
+});
+export type DeliveryJobData = z.infer<typeof DeliveryJobDataSchema>;
 
 export const VerifyJobDataSchema = z.object({
   tenant: z.string(),

@@ -20,6 +20,7 @@ export const ERROR_CATALOG = {
   JOB_ACTIVE: { httpStatus: 409, retryable: true },
   IDEMPOTENCY_KEY_REUSED: { httpStatus: 409, retryable: false },
   WEBHOOK_URL_INVALID: { httpStatus: 400, retryable: false },
+  WEBHOOK_NOT_CONFIGURED: { httpStatus: 400, retryable: false },
   // Authentication.
   TOKEN_MISSING: { httpStatus: 401, retryable: false },
   TOKEN_INVALID: { httpStatus: 401, retryable: false },

@@ -3,3 +3,4 @@ export { VerifyWorker, type VerifyHandler, type WorkerSettings, type JobLog } fr
 export { decodeJobError, encodeJobError } from './job-error.ts';
 export { keys } from './keys.ts';
 export { dumpKeys, redisAnswers } from './redis.ts';
+export { DELIVERY_QUEUE, DeliveryWorker, backoffDelay, buildEvent, deliveryJobId, type AttemptResult, type Deliver, type DeliverySettings } from './webhook-queue.ts';

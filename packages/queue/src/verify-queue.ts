@@ -13,6 +13,7 @@ import {
 import { keys } from './keys.ts';
 import { connect, type Redis } from './redis.ts';
 import { decodeJobError } from './job-error.ts';
+import { DELIVERY_QUEUE, readWebhookState } from './webhook-queue.ts';
 
 export const VERIFY_QUEUE = 'face-verification';
 /** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
@@ -160,6 +161,7 @@ export class VerifyQueueClient {
       if (status === 'completed' && job.returnvalue) view.result = job.returnvalue;
       if (status === 'failed') view.error = decodeJobError(job.failedReason);
       if (job.finishedOn) view.finishedAt = new Date(job.finishedOn).toISOString();
+      if (job.data.webhookUrl) view.webhook = (await readWebhookState(this.redis, this.settings.prefix, id)) ?? { status: 'pending', attempts: 0 };
       return view;
     });
   }
@@ -174,7 +176,7 @@ export class VerifyQueueClient {
       }
       await job.remove();
       await this.purgeEvents(id);
-      await this.redis.del(this.k.images(id), this.k.outcome(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
+      await this.redis.del(this.k.images(id), this.k.outcome(id), keys(this.settings.prefix, DELIVERY_QUEUE).webhook(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
       return true;
     });
   }

@@ -1,10 +1,11 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { JobName, toFaceMatchError, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
 import { FaceMatchError } from '@facematch/contracts';
 import { encodeJobError } from './job-error.ts';
 import { keys } from './keys.ts';
 import { connect, type Redis } from './redis.ts';
 import { VERIFY_QUEUE } from './verify-queue.ts';
+import { DELIVERY_QUEUE, buildEvent, enqueueDelivery, type DeliverySettings } from './webhook-queue.ts';
 
 export interface VerifyHandler {
   (images: { img1: string; img2: string }, job: { id: string; attempt: number }): Promise<VerifyResult>;
@@ -19,6 +20,7 @@ export interface WorkerSettings {
   lockDurationMs: number;
   /** How long an outcome is kept so that a re-run after a crash returns it instead of recomputing. */
   outcomeTtlS: number;
+  delivery: DeliverySettings;
 }
 
 export interface JobLog {
@@ -33,11 +35,20 @@ export class VerifyWorker {
   private constructor(
     readonly worker: Worker<VerifyJobData, VerifyResult, string>,
     private readonly redis: Redis,
+    private readonly deliveries: Queue,
   ) {}
 
   static start(settings: WorkerSettings, handler: VerifyHandler, log: JobLog): VerifyWorker {
     const k = keys(settings.prefix, VERIFY_QUEUE);
     const redis = connect(settings.redisUrl, 'blocking', 'facematch:worker');
+    const deliveries = new Queue(DELIVERY_QUEUE, { connection: redis, prefix: settings.prefix });
+
+    /** Enqueued before the job is marked finished, so a crash in between cannot lose the event. */
+    const announce = async (job: Job<VerifyJobData, VerifyResult, string>, outcome: Outcome) => {
+      if (!job.data.webhookUrl) return;
+      const body = buildEvent(job.id!, 'result' in outcome ? { result: outcome.result } : { error: outcome.error }, job.data.metadata);
+      await enqueueDelivery(deliveries, redis, settings.delivery, { jobId: job.id!, tenant: job.data.tenant, url: job.data.webhookUrl, body });
+    };
 
     const processor = async (job: Job<VerifyJobData, VerifyResult, string>): Promise<VerifyResult> => {
       if (job.name !== JobName.verify) throw new UnrecoverableError(`unknown job name ${job.name}`);
@@ -46,7 +57,10 @@ export class VerifyWorker {
 
       // A re-run after a crash between finishing and recording: answer what was already decided.
       const saved = await redis.get(k.outcome(id));
-      if (saved) return settle(JSON.parse(saved) as Outcome);
+      if (saved) {
+        await announce(job, JSON.parse(saved) as Outcome);
+        return settle(JSON.parse(saved) as Outcome);
+      }
 
       const images = await redis.hmget(k.images(id), 'img1', 'img2');
       if (!images[0] || !images[1]) {
@@ -69,6 +83,7 @@ export class VerifyWorker {
       }
       // The images go in the same transaction that records the outcome.
       await redis.multi().del(k.images(id)).set(k.outcome(id), JSON.stringify(outcome), 'EX', settings.outcomeTtlS).exec();
+      await announce(job, outcome);
       return settle(outcome);
     };
 
@@ -95,7 +110,7 @@ export class VerifyWorker {
         log.info({ jobId: job.id, reason: err.message.slice(0, 200) }, 'job failed');
       }
     });
-    return new VerifyWorker(worker, redis);
+    return new VerifyWorker(worker, redis, deliveries);
   }
 
   /** Stops taking jobs, lets the current one finish within `deadlineMs`, then closes the connection. */
@@ -107,6 +122,7 @@ export class VerifyWorker {
     const outcome = await Promise.race([this.worker.close().then(() => 'drained' as const), deadline]);
     clearTimeout(timer);
     if (outcome === 'forced') await this.worker.close(true); // the job's lock lapses; another worker recovers it
+    await this.deliveries.close();
     this.redis.disconnect();
     return outcome;
   }
