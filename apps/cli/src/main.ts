@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { parseTtl, signToken } from '@facematch/auth';
 import { cliEnvSchema, ConfigError, parseConfig } from '@facematch/config';
 import { isFaceMatchError } from '@facematch/contracts';
-import { FaceEngine } from '@facematch/engine';
+import { FaceEngine, engineOptionsFromEnv } from '@facematch/engine';
 import { evaluate, formatReport } from './eval.ts';
 import { readPairs } from './pairs.ts';
 
@@ -20,15 +20,9 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   try {
     const env = parseConfig(cliEnvSchema);
     const makeEngine = () =>
-      FaceEngine.create({
-        backend: env.TF_BACKEND,
-        modelsDir: env.MODELS_DIR,
-        detector: env.FACE_DETECTOR,
-        threshold: env.FACEMATCH_THRESHOLD,
-        maxPixels: env.MAX_IMAGE_PIXELS,
-        maxBytes: env.MAX_IMAGE_BYTES,
-        log: env.LOG_LEVEL === 'info' || env.LOG_LEVEL === 'debug' ? (msg, f) => io.err.write(`${msg} ${JSON.stringify(f)}\n`) : undefined,
-      });
+      FaceEngine.create(
+        engineOptionsFromEnv(env, env.LOG_LEVEL === 'info' || env.LOG_LEVEL === 'debug' ? (msg, f) => io.err.write(`${msg} ${JSON.stringify(f)}\n`) : undefined),
+      );
 
     if (command === 'token') {
       const { values } = parseArgs({ args: rest, options: { apikey: { type: 'string' }, secret: { type: 'string' }, ttl: { type: 'string' } } });

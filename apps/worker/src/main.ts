@@ -1,6 +1,6 @@
 // One worker process: loads the engine once, then takes verification jobs until SIGTERM.
 import { loadConfigOrExit, workerEnvSchema } from '@facematch/config';
-import { FaceEngine } from '@facematch/engine';
+import { FaceEngine, engineOptionsFromEnv } from '@facematch/engine';
 import { createLogger } from '@facematch/logger';
 import { DeliveryWorker, VerifyWorker } from '@facematch/queue';
 import { deliver, webhookHeaders } from '@facematch/webhooks';
@@ -13,15 +13,7 @@ process.on('unhandledRejection', (err) => {
   process.exit(1);
 });
 
-const engine = await FaceEngine.create({
-  backend: env.TF_BACKEND,
-  modelsDir: env.MODELS_DIR,
-  detector: env.FACE_DETECTOR,
-  threshold: env.FACEMATCH_THRESHOLD,
-  maxPixels: env.MAX_IMAGE_PIXELS,
-  maxBytes: env.MAX_IMAGE_BYTES,
-  log: (msg, fields) => log.info(fields ?? {}, msg),
-});
+const engine = await FaceEngine.create(engineOptionsFromEnv(env, (msg, fields) => log.info(fields ?? {}, msg)));
 
 const delivery = {
   redisUrl: env.REDIS_URL,

@@ -8,6 +8,7 @@ import {
   type VerifyResult,
   type Warning,
 } from '@facematch/contracts';
+import type { EngineEnv } from '@facematch/config';
 import { defaultModelsDir, manifest, readVerifiedModels } from '@facematch/models';
 import { ALIGN_INDICES, CHIP_SIZE, chipTemplate, fitSimilarity, warpSimilarity, type Point, type RgbImage, type Similarity } from './align.ts';
 import { loadBackend, type BackendRequest, type LoadedBackend } from './backend.ts';
@@ -49,6 +50,22 @@ export interface AlignmentTuning {
 }
 
 const DEFAULT_ALIGNMENT: AlignmentTuning = { flip: true };
+
+/** The engine's settings as the config package parses them from the environment. */
+export function engineOptionsFromEnv(
+  env: EngineEnv,
+  log?: EngineOptions['log'],
+): EngineOptions {
+  return {
+    backend: env.TF_BACKEND,
+    modelsDir: env.MODELS_DIR,
+    detector: env.FACE_DETECTOR,
+    threshold: env.FACEMATCH_THRESHOLD,
+    maxPixels: env.MAX_IMAGE_PIXELS,
+    maxBytes: env.MAX_IMAGE_BYTES,
+    log,
+  };
+}
 
 export interface DetectionPass {
   net: 'tiny' | 'ssd';
