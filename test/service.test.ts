@@ -8,6 +8,7 @@ import { ErrorBodySchema, JobViewSchema, VerifyResultSchema } from '@facematch/c
 import { dumpKeys } from '@facematch/queue';
 import { FIXTURES, redisUrlForTests } from './support/env.ts';
 import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
+import { tally } from './support/tally.ts';
 
 const photo = (name: string) => readFileSync(join(FIXTURES, name));
 const uri = (buf: Buffer) => `data:image/jpeg;base64,${buf.toString('base64')}`;
@@ -206,6 +207,8 @@ describe.skipIf(!redisUrl)('the service, through real processes and Redis', () =
     expect(await taker.exited).toEqual({ code: 0, signal: null });
     expect(taker.output.some((l) => l.includes('"outcome":"drained"'))).toBe(true);
     if (taker !== worker) svc.workers.splice(svc.workers.indexOf(taker), 1, worker);
+    tally.fault('SIGTERM to a worker mid-job', true);
+    tally.jobs(1, 1);
   });
 });
 
@@ -234,6 +237,8 @@ describe.skipIf(!redisUrl)('crash recovery', () => {
     const completions = [victim!, rescuer].flatMap((w) => w.output.filter((l) => l.includes(`"jobId":"${id}"`) && l.includes('"msg":"job completed"')));
     expect(completions).toHaveLength(1);
     expect(await imageBytesLeftFor(svc, [uri(big)])).toEqual([]);
+    tally.fault('kill -9 of a worker mid-job', true);
+    tally.jobs(1, 1);
   });
 });
 

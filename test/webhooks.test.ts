@@ -8,6 +8,7 @@ import { generateWebhookSecret, verifyWebhook } from '@facematch/webhooks';
 import { FIXTURES, redisUrlForTests } from './support/env.ts';
 import { Receiver } from './support/receiver.ts';
 import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
+import { tally } from './support/tally.ts';
 
 const uri = (name: string) => `data:image/jpeg;base64,${readFileSync(join(FIXTURES, name)).toString('base64')}`;
 const curie1 = uri('person-a-1.jpg');
@@ -102,6 +103,7 @@ describe.skipIf(!redisUrl)('webhook delivery, against a real receiver', () => {
     try {
       await late.waitFor('/late', 1);
       await webhookState(svc.baseUrl, id, (w) => w.status === 'delivered');
+      tally.fault('webhook receiver down, then up', true);
     } finally {
       await late.close();
     }
@@ -123,6 +125,15 @@ describe.skipIf(!redisUrl)('webhook delivery, against a real receiver', () => {
     const job = await webhookState(svc.baseUrl, id, (w) => w.status === 'delivered');
     expect(job.webhook.attempts).toBe(2);
     release?.();
+  });
+
+  it('records the delivery as failed after the last attempt, and keeps the result pollable', async () => {
+    rx.script('/down', 500, 500, 302, 500, 500, 200);
+    const id = await submit('/down');
+    const job = await webhookState(svc.baseUrl, id, (w) => w.status === 'failed');
+    expect(job.webhook).toMatchObject({ attempts: 5, lastStatusCode: 500 });
+    expect(job.result.verified).toBe(true);
+    expect(rx.for('/down')).toHaveLength(5); // a 302 is a failure, not followed
   });
 
   it('stops retrying on 410 Gone', async () => {
@@ -154,6 +165,7 @@ describe.skipIf(!redisUrl)('webhook delivery, against a real receiver', () => {
     const reqs = await rx.waitFor('/crash', 2);
     expect(reqs.map((r) => r.headers['webhook-id'])).toEqual([`msg_${id}`, `msg_${id}`]);
     await webhookState(svc.baseUrl, id, (w) => w.status === 'delivered');
+    tally.fault('kill -9 of a worker mid-delivery', true);
   });
 
   it('refuses private and loopback webhook targets when they are not allowed, and sends nothing', async () => {

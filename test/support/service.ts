@@ -1,4 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { parseConfig, testEnvSchema } from '@facematch/config';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { signToken } from '@facematch/auth';
@@ -109,6 +111,9 @@ export async function startService(redisUrl: string, opts: { workers?: number; e
           await p.exited;
         }),
       );
+      // Every line the services printed is kept for the suite's final leak scan.
+      const file = parseConfig(testEnvSchema).FACEMATCH_TALLY_FILE;
+      if (file) appendFileSync(`${file}.logs`, procs.flatMap((p) => p.output).map((l) => `${l}\n`).join(''));
     },
   };
 }

@@ -37,6 +37,7 @@ class FakeQueue implements QueuePort {
   async workerCount() {
     return 1;
   }
+  async checkRate() {}
 }
 
 const tenant = { apiKey: 'k1', secret: 'secret-0123456789abcdef' };
@@ -55,6 +56,7 @@ beforeAll(async () => {
       syncWaitMs: 10,
       maxBodyBytes: 64 * 1024,
       maxImageBytes: 32 * 1024,
+      maxImagePixels: 40_000_000,
       webhooks: { allowPrivate: false, requireHttps: false, tenantsWithSecret: new Set() },
     },
   });
@@ -150,6 +152,11 @@ describe('createApp', () => {
     } finally {
       queue.down = false;
     }
+  });
+
+  it('answers a malformed %-escape in the path with 400, not 500', async () => {
+    const r = await fetch(`${base}/ai/v1/face-verification/jobs/%ZZ`, { headers: { authorization: token } });
+    expect([r.status, (await json(r)).error.code]).toEqual([400, 'BAD_REQUEST']);
   });
 
   it('answers unknown routes with the error shape', async () => {

@@ -15,7 +15,7 @@ import type { VerifyQueueClient } from '@facematch/queue';
 import { checkWebhookUrl, type UrlPolicy } from '@facematch/webhooks';
 
 /** The queue as the API uses it; tests may hand in a fake. */
-export type QueuePort = Pick<VerifyQueueClient, 'submit' | 'wait' | 'get' | 'delete' | 'ping' | 'workerCount'>;
+export type QueuePort = Pick<VerifyQueueClient, 'submit' | 'wait' | 'get' | 'delete' | 'ping' | 'workerCount' | 'checkRate'>;
 
 export interface AppDeps {
   queue: QueuePort;
@@ -25,6 +25,7 @@ export interface AppDeps {
     syncWaitMs: number;
     maxBodyBytes: number;
     maxImageBytes: number;
+    maxImagePixels: number;
     webhooks: UrlPolicy & { tenantsWithSecret: ReadonlySet<string> };
   };
 }
@@ -78,8 +79,11 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  const json = express.json({ limit: config.maxBodyBytes, strict: true, type: () => true });
-  const requireJson = (req: Request, _res: Response, next: NextFunction) => {
+  // Not strict: a JSON string or null parses, then fails validation as INVALID_BODY, which says more.
+  const json = express.json({ limit: config.maxBodyBytes, strict: false, type: () => true });
+  // Submissions are rate-limited per tenant before their body is read; then the body must be JSON.
+  const requireJson = async (req: Request, res: Response, next: NextFunction) => {
+    await queue.checkRate((res.locals as Locals).tenant.apiKey);
     if (!req.is('application/json')) {
       throw new FaceMatchError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
     }
@@ -88,7 +92,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.post('/verify', requireJson, json, async (req, res) => {
     const body = parseBody(VerifyRequestSchema, req.body);
-    checkImages(body, config.maxImageBytes);
+    checkImages(body, config);
     const { tenant } = res.locals as Locals;
     const { id } = await queue.submit({ tenant: tenant.apiKey, img1: body.img1, img2: body.img2 });
     (res.locals as Locals).log.info({ jobId: id }, 'verify enqueued');
@@ -104,7 +108,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.post('/jobs', requireJson, json, async (req, res) => {
     const body = parseBody(SubmitJobRequestSchema, req.body);
-    checkImages(body, config.maxImageBytes);
+    checkImages(body, config);
     const { tenant } = res.locals as Locals;
     if (body.webhookUrl !== undefined) {
       await checkWebhookUrl(body.webhookUrl, config.webhooks);
@@ -156,7 +160,7 @@ export function createApp(deps: AppDeps): express.Express {
     const e = fromHttpError(err);
     const log = (res.locals as Partial<Locals>).log ?? deps.log;
     if (e.httpStatus >= 500) log.error({ code: e.code, err: e.cause ?? e }, 'request failed');
-    if (e.retryable && e.httpStatus >= 500) res.setHeader('Retry-After', String(RETRY_AFTER_S));
+    if (e.retryable && (e.httpStatus >= 500 || e.httpStatus === 429)) res.setHeader('Retry-After', String(e.retryAfterS ?? RETRY_AFTER_S));
     res.status(e.httpStatus).json({ error: e.toJSON() });
   });
 
@@ -175,9 +179,10 @@ function parseBody<S extends typeof VerifyRequestSchema | typeof SubmitJobReques
   return parsed.data as ReturnType<S['parse']>;
 }
 
-function checkImages(body: { img1: string; img2: string }, maxBytes: number): void {
-  checkImage(body.img1, 'img1', maxBytes);
-  checkImage(body.img2, 'img2', maxBytes);
+function checkImages(body: { img1: string; img2: string }, config: { maxImageBytes: number; maxImagePixels: number }): void {
+  const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
+  checkImage(body.img1, 'img1', limits);
+  checkImage(body.img2, 'img2', limits);
 }
 
 /** Maps body-parser's errors onto our codes. */
@@ -189,5 +194,9 @@ function fromHttpError(err: unknown): FaceMatchError {
     return new FaceMatchError('UNSUPPORTED_MEDIA_TYPE', 'send the body as UTF-8 application/json');
   }
   if (type === 'request.aborted') return new FaceMatchError('INVALID_BODY', 'the request was aborted');
+  // Anything else Express or its parsers reject as the client's fault (a malformed %-escape in the path,
+  // say) is the client's 400, never our 500.
+  const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return new FaceMatchError('BAD_REQUEST', 'the request is malformed');
   return toFaceMatchError(err);
 }

@@ -17,6 +17,8 @@ const queue = VerifyQueueClient.create({
   resultTtlS: env.RESULT_TTL_S,
   imageTtlS: env.IMAGE_TTL_S,
   attempts: env.JOB_ATTEMPTS,
+  maxQueueDepth: env.MAX_QUEUE_DEPTH,
+  rateLimitPerMin: env.RATE_LIMIT_PER_MIN,
 });
 const app = createApp({
   queue,
@@ -26,6 +28,7 @@ const app = createApp({
     syncWaitMs: env.SYNC_WAIT_MS,
     maxBodyBytes: env.MAX_BODY_BYTES,
     maxImageBytes: env.MAX_IMAGE_BYTES,
+    maxImagePixels: env.MAX_IMAGE_PIXELS,
     webhooks: {
       allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
       requireHttps: env.NODE_ENV === 'production',
@@ -34,10 +37,12 @@ const app = createApp({
   },
 });
 
-const server = createServer(app);
-// Slow clients cannot hold sockets open: headers within 10 s, the whole request within 60 s.
-server.headersTimeout = 10_000;
-server.requestTimeout = 60_000;
+// Slow clients cannot hold sockets open: headers within HEADERS_TIMEOUT_MS, the whole request within
+// REQUEST_TIMEOUT_MS, checked every second (Node's default check runs every 30 s).
+const server = createServer(
+  { headersTimeout: env.HEADERS_TIMEOUT_MS, requestTimeout: env.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+  app,
+);
 server.keepAliveTimeout = 5_000;
 
 server.listen(env.PORT, env.HOST, () => {

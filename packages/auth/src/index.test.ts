@@ -45,6 +45,11 @@ describe('authenticate', () => {
     expect(codeOf(header)).toBe(code);
   });
 
+  it('refuses a token whose parts are base64 but not JSON (found by the fuzzer)', () => {
+    const bad = Buffer.from('{"alg":"HS256\u0001"}').toString('base64url'); // a raw control character inside a JSON string
+    expect(codeOf(`${bad}.${bad}.sig`)).toBe('TOKEN_INVALID');
+  });
+
   it('refuses an RS256 header', () => {
     const head = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT' })).toString('base64url');
     const body = Buffer.from(JSON.stringify({ apikey: 'key-a', exp: now + 600 })).toString('base64url');

@@ -31,7 +31,12 @@ export function parseTtl(ttl: string): number {
 export function authenticate(header: string | undefined, tenants: ReadonlyMap<string, Tenant>, now = Date.now()): Tenant {
   const raw = header?.trim().replace(/^Bearer\s+/i, '');
   if (!raw) throw new FaceMatchError('TOKEN_MISSING', 'the Authorization header must carry a token');
-  const decoded = jwt.decode(raw, { complete: true });
+  let decoded: jwt.Jwt | null;
+  try {
+    decoded = jwt.decode(raw, { complete: true });
+  } catch {
+    decoded = null; // jsonwebtoken throws on a header or payload that is base64 but not JSON
+  }
   if (!decoded || typeof decoded.payload !== 'object' || decoded.payload === null) {
     throw new FaceMatchError('TOKEN_INVALID', 'the token is not a JWT');
   }

@@ -47,6 +47,8 @@ export const testEnvSchema = z.object({
     .transform((v) => v === 'true' || v === '1'),
   FACEMATCH_DATASETS: z.string().min(1).optional(),
   REDIS_URL: z.string().url().optional(),
+  /** Where the test processes append their tally lines; set by the test suite's global setup. */
+  FACEMATCH_TALLY_FILE: z.string().optional(),
 });
 export type TestEnv = z.infer<typeof testEnvSchema>;
 
@@ -101,8 +103,8 @@ const webhookEnv = {
   /** Lets webhooks reach loopback and private networks: local development and tests only. */
   WEBHOOK_ALLOW_PRIVATE: bool,
   WEBHOOK_TIMEOUT_MS: posInt(10_000),
-  /** 14 attempts with a 10 s base double up to about a day of retries. */
-  WEBHOOK_MAX_ATTEMPTS: posInt(14),
+  /** 15 attempts from a 10 s base, doubling to a 6 h cap: about 23 h of retries. */
+  WEBHOOK_MAX_ATTEMPTS: posInt(15),
   WEBHOOK_BACKOFF_MS: posInt(10_000),
 };
 
@@ -127,11 +129,18 @@ export const apiEnvSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     FACEMATCH_TENANTS: tenantList,
     SYNC_WAIT_MS: posInt(30_000),
+    HEADERS_TIMEOUT_MS: posInt(10_000),
+    REQUEST_TIMEOUT_MS: posInt(60_000),
     MAX_BODY_BYTES: posInt(15 * 1024 * 1024),
     MAX_IMAGE_BYTES: posInt(10 * 1024 * 1024),
+    MAX_IMAGE_PIXELS: posInt(40_000_000),
     /** Images wait at most this long in Redis for a worker. */
     IMAGE_TTL_S: posInt(3600),
     JOB_ATTEMPTS: posInt(3),
+    /** Waiting jobs beyond which submits get 503 QUEUE_FULL with Retry-After. */
+    MAX_QUEUE_DEPTH: posInt(1000),
+    /** Requests per tenant per minute; 0 turns the limit off. */
+    RATE_LIMIT_PER_MIN: z.coerce.number().int().nonnegative().default(600),
     FACEMATCH_WEBHOOK_SECRETS: webhookSecretList,
     ...webhookEnv,
   })

@@ -12,6 +12,7 @@ export const ERROR_CATALOG = {
   // Engine outcomes for a valid image: a result the caller acts on, not a fault.
   NO_FACE: { httpStatus: 422, retryable: false },
   // HTTP requests.
+  BAD_REQUEST: { httpStatus: 400, retryable: false },
   INVALID_JSON: { httpStatus: 400, retryable: false },
   INVALID_BODY: { httpStatus: 400, retryable: false },
   BODY_TOO_LARGE: { httpStatus: 413, retryable: false },
@@ -30,6 +31,10 @@ export const ERROR_CATALOG = {
   MODELS_INVALID: { httpStatus: 500, retryable: false },
   ENGINE_NOT_READY: { httpStatus: 503, retryable: true },
   QUEUE_UNAVAILABLE: { httpStatus: 503, retryable: true },
+  /** More jobs are waiting than MAX_QUEUE_DEPTH: back off and retry. */
+  QUEUE_FULL: { httpStatus: 503, retryable: true },
+  /** This tenant sent more than RATE_LIMIT_PER_MIN requests this minute. */
+  RATE_LIMITED: { httpStatus: 429, retryable: true },
   /** The job's images expired from Redis before a worker took it. */
   IMAGES_EXPIRED: { httpStatus: 410, retryable: false },
   INTERNAL: { httpStatus: 500, retryable: true },
@@ -45,13 +50,16 @@ export class FaceMatchError extends Error {
   readonly retryable: boolean;
   /** Which input the error is about, when it is about one. */
   readonly image: ImageLabel | undefined;
+  /** When a retry may succeed, in seconds (sent as Retry-After). */
+  readonly retryAfterS: number | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { image?: ImageLabel; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { image?: ImageLabel; cause?: unknown; retryAfterS?: number } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.httpStatus = ERROR_CATALOG[code].httpStatus;
     this.retryable = ERROR_CATALOG[code].retryable;
     this.image = opts.image;
+    this.retryAfterS = opts.retryAfterS;
   }
 
   /** The client-facing body: never a stack, never a cause. */

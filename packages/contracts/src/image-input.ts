@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { FaceMatchError, type ImageLabel } from './errors.ts';
+import { readImageHeader } from './image-header.ts';
 
 /** What callers may send as an image: a data URI, bare base64, or the bytes themselves. */
 export type ImageInput = string | Buffer | Uint8Array;
@@ -57,15 +58,25 @@ export function sniffFormat(buf: Buffer): ImageFormat | { unsupported: string } 
 }
 
 /**
- * The cheap checks the ingress runs before accepting a job: parses and sniffs the format from the first
- * bytes without decoding pixels. The worker still decodes fully; this only keeps junk out of the queue.
+ * The checks the ingress runs before accepting a job, from the bytes and the header alone, without
+ * decoding a pixel: format, dimensions (decompression bombs), animation, truncation. The worker decodes
+ * fully and checks again; this keeps junk out of the queue and gives the caller its error at once.
  */
-export function checkImage(input: ImageInput, image: ImageLabel, maxBytes: number): { bytes: number; format: ImageFormat } {
-  const buf = toBytes(input, image, maxBytes);
+export function checkImage(input: ImageInput, image: ImageLabel, limits: { maxBytes: number; maxPixels: number }): { bytes: number; format: ImageFormat } {
+  const buf = toBytes(input, image, limits.maxBytes);
   if (buf.length === 0) throw new FaceMatchError('IMAGE_DECODE_FAILED', `${image} is empty`, { image });
   const format = sniffFormat(buf);
   if (typeof format !== 'string') {
     throw new FaceMatchError('UNSUPPORTED_FORMAT', `${image} is ${format.unsupported}; only JPEG, PNG and WebP are accepted`, { image });
   }
+  const header = readImageHeader(buf, format);
+  if (!header || header.width === 0 || header.height === 0) {
+    throw new FaceMatchError('IMAGE_DECODE_FAILED', `${image} has an unreadable ${format} header`, { image });
+  }
+  if (header.width * header.height > limits.maxPixels) {
+    throw new FaceMatchError('IMAGE_TOO_LARGE', `${image} is ${header.width}x${header.height} pixels, more than ${limits.maxPixels}`, { image });
+  }
+  if (header.animated) throw new FaceMatchError('UNSUPPORTED_FORMAT', `${image} is animated; send a single still image`, { image });
+  if (!header.complete) throw new FaceMatchError('IMAGE_DECODE_FAILED', `${image} is truncated`, { image });
   return { bytes: buf.length, format };
 }

@@ -2,3 +2,4 @@ export * from './errors.ts';
 export * from './result.ts';
 export * from './image-input.ts';
 export * from './api.ts';
+export * from './image-header.ts';

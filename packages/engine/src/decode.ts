@@ -25,7 +25,7 @@ export interface DecodedImage {
 
 export async function decodeImage(input: ImageInput, image: ImageLabel, limits: DecodeLimits): Promise<DecodedImage> {
   const bytes = toBytes(input, image, limits.maxBytes);
-  const { format } = checkImage(bytes, image, limits.maxBytes);
+  const { format } = checkImage(bytes, image, limits);
 
   // The header alone gives the dimensions, so a decompression bomb is refused before any pixel is decoded.
   let meta: Metadata;

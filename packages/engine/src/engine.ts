@@ -358,7 +358,9 @@ export class FaceEngine {
     const tensor = this.tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
     try {
       const { faceapi } = this;
-      const found = await faceapi.detectSingleFace(tensor as never, new faceapi.SsdMobilenetv1Options()).withFaceLandmarks().withFaceDescriptor();
+      // The demo's own options: minConfidence 0.1, up to 10 faces; detectSingleFace keeps the most confident.
+      const options = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.1, maxResults: 10 });
+      const found = await faceapi.detectSingleFace(tensor as never, options).withFaceLandmarks().withFaceDescriptor();
       if (!found) throw new FaceMatchError('NO_FACE', `no face found in ${image}`, { image });
       return found.descriptor;
     } finally {

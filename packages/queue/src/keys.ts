@@ -7,6 +7,8 @@ export function keys(prefix: string, queue: string) {
     /** A job's final outcome, written together with the deletion of its images, so a re-run after a crash returns it. */
     outcome: (jobId: string) => `${base}:fm:outcome:${jobId}`,
     idempotency: (tenant: string, keyHash: string) => `${base}:fm:idem:${tenant}:${keyHash}`,
+    /** Per-tenant request counter for one minute's window. */
+    rate: (tenant: string, window: number) => `${base}:fm:rate:${tenant}:${window}`,
     /** Delivery state of a job's webhook: status, attempts, last status code and time. */
     webhook: (jobId: string) => `${base}:fm:webhook:${jobId}`,
   };

@@ -28,6 +28,10 @@ export interface QueueSettings {
   /** How long images may wait in Redis for a worker before they expire. */
   imageTtlS: number;
   attempts: number;
+  /** Waiting jobs beyond which submits are refused (QUEUE_FULL), so Redis cannot grow without bound. */
+  maxQueueDepth: number;
+  /** Submits per tenant per minute (RATE_LIMITED beyond it); 0 turns the limit off. */
+  rateLimitPerMin: number;
 }
 
 export const defaultJobOptions = (s: Pick<QueueSettings, 'resultTtlS' | 'attempts'>) => ({
@@ -93,6 +97,7 @@ export class VerifyQueueClient {
     idempotencyKey?: string;
   }): Promise<{ id: string; created: boolean }> {
     return this.guard(async () => {
+      await this.checkDepth();
       const id = randomBytes(18).toString('base64url');
       let idemKey: string | undefined;
       if (req.idempotencyKey !== undefined) {
@@ -127,6 +132,33 @@ export class VerifyQueueClient {
       }
       return { id, created: true };
     });
+  }
+
+  /**
+   * Per-tenant fixed-window rate limit, counted before the body is even parsed, so a tenant flooding us
+   * with junk is limited too. Other tenants have counters of their own.
+   */
+  async checkRate(tenant: string): Promise<void> {
+    if (this.settings.rateLimitPerMin <= 0) return;
+    await this.guard(async () => {
+      const now = Date.now();
+      const window = Math.floor(now / 60_000);
+      const key = this.k.rate(tenant, window);
+      const [[, count]] = (await this.redis.multi().incr(key).expire(key, 120).exec()) as [[null, number], unknown];
+      if (count > this.settings.rateLimitPerMin) {
+        throw new FaceMatchError('RATE_LIMITED', `more than ${this.settings.rateLimitPerMin} submissions this minute`, {
+          retryAfterS: Math.max(1, Math.ceil(((window + 1) * 60_000 - now) / 1000)),
+        });
+      }
+    });
+  }
+
+  /** The global bound: past it, callers are told when to come back instead of Redis growing. */
+  private async checkDepth(): Promise<void> {
+    const waiting = await this.queue.getWaitingCount();
+    if (waiting >= this.settings.maxQueueDepth) {
+      throw new FaceMatchError('QUEUE_FULL', `${waiting} jobs are waiting; retry shortly`, { retryAfterS: 10 });
+    }
   }
 
   /** Waits up to `timeoutMs` for the job to end. */

@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { OwnRedis } from './support/redis-server.ts';
+import { startService, tokenFor, type Service } from './support/service.ts';
+import { tally } from './support/tally.ts';
+import { findLeaks } from './support/leaks.ts';
+import { dumpKeys } from '@facematch/queue';
+
+const uri = (name: string) => `data:image/jpeg;base64,${readFileSync(join(FIXTURES, name)).toString('base64')}`;
+const curie1 = uri('person-a-1.jpg');
+const curie2 = uri('person-a-2.jpg');
+
+// These tests own their Redis; they still need the machine's redis-server, which CI installs.
+const available = (await redisUrlForTests()) !== undefined;
+
+async function call(base: string, method: string, path: string, body?: unknown, token = tokenFor(0)) {
+  const t0 = performance.now();
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: token, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  return { status: res.status, ms: performance.now() - t0, retryAfter: res.headers.get('retry-after'), body: text ? JSON.parse(text) : undefined };
+}
+
+const V = '/ai/v1/face-verification';
+
+/** Polls until `check` holds; a poll interval, bounded in count, not a sleep standing in for an event. */
+async function until<T>(fn: () => Promise<T>, check: (v: T) => boolean, tries = 600): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < tries; i++) {
+    last = await fn().catch(() => undefined as T);
+    if (last !== undefined && check(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`condition never held; last: ${JSON.stringify(last)}`);
+}
+
+const finalStatus = (base: string, id: string) =>
+  until(
+    () => call(base, 'GET', `${V}/jobs/${id}`),
+    (r) => r.body?.status === 'completed' || r.body?.status === 'failed',
+  );
+
+describe.skipIf(!available)('faults, against real processes and a Redis the test owns', () => {
+  const redis = new OwnRedis();
+  let svc: Service;
+  beforeAll(async () => {
+    await redis.start();
+    svc = await startService(redis.url, { workers: 1, env: { WORKER_LOCK_MS: '2000' } });
+  });
+  afterAll(async () => {
+    await redis.start().catch(() => {}); // processes shut down cleanly with their Redis there
+    await svc?.stop();
+    expect(findLeaks(await dumpKeys(redis.url, svc.prefix))).toEqual([]);
+    await redis.destroy();
+  });
+
+  it('restarting Redis with jobs queued and active: everyone reconnects and every job completes', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await call(svc.baseUrl, 'POST', `${V}/jobs`, { img1: curie1, img2: curie2 })).body.id);
+    await svc.workers[0]!.waitFor(new RegExp(`"jobId":"(${ids.join('|')})".*"msg":"job started"`));
+    await redis.stop();
+    await redis.start();
+    const results = await Promise.all(ids.map((id) => finalStatus(svc.baseUrl, id)));
+    expect(results.map((r) => r.body.status)).toEqual(ids.map(() => 'completed'));
+    tally.fault('Redis restarted with jobs queued and active', true);
+    tally.jobs(ids.length, results.filter((r) => r.body.status === 'completed').length);
+  });
+
+  it('Redis down while a client submits: 503 with Retry-After within 2 s, then recovery', async () => {
+    await redis.stop();
+    try {
+      const r = await call(svc.baseUrl, 'POST', `${V}/jobs`, { img1: curie1, img2: curie2 });
+      expect(r.status).toBe(503);
+      expect(r.body.error.code).toBe('QUEUE_UNAVAILABLE');
+      expect(Number(r.retryAfter)).toBeGreaterThan(0);
+      expect(r.ms).toBeLessThan(2000);
+      const sync = await call(svc.baseUrl, 'POST', `${V}/verify`, { img1: curie1, img2: curie2 });
+      expect([sync.status, sync.body.error.code]).toEqual([503, 'QUEUE_UNAVAILABLE']);
+      expect((await call(svc.baseUrl, 'GET', '/readyz')).status).toBe(503);
+      expect((await call(svc.baseUrl, 'GET', '/healthz')).status).toBe(200);
+    } finally {
+      await redis.start();
+    }
+    await until(() => call(svc.baseUrl, 'GET', '/readyz'), (r) => r.status === 200);
+    const after = await call(svc.baseUrl, 'POST', `${V}/verify`, { img1: curie1, img2: curie2 });
+    expect([after.status, after.body.verified]).toEqual([200, true]);
+    tally.fault('Redis down while a client submits', true);
+  });
+
+  it('Redis down when the API boots: it starts, is not ready, then becomes ready by itself', async () => {
+    await redis.stop();
+    let api: Awaited<ReturnType<Service['startApi']>>;
+    try {
+      api = await svc.startApi();
+      expect((await call(api.baseUrl, 'GET', '/healthz')).status).toBe(200);
+      expect((await call(api.baseUrl, 'GET', '/readyz')).status).toBe(503);
+    } finally {
+      await redis.start();
+    }
+    await until(() => call(api.baseUrl, 'GET', '/readyz'), (r) => r.status === 200);
+    expect((await call(api.baseUrl, 'POST', `${V}/verify`, { img1: curie1, img2: curie2 })).body.verified).toBe(true);
+    tally.fault('Redis down when the API boots', true);
+  });
+
+  it('worker processes start and stop while jobs flow: every job reaches a final state', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await call(svc.baseUrl, 'POST', `${V}/jobs`, { img1: curie1, img2: curie2 })).body.id);
+    const second = await svc.startWorker();
+    svc.workers[0]!.child.kill('SIGTERM'); // graceful stop of the first
+    await svc.workers[0]!.exited;
+    const third = await svc.startWorker();
+    second.child.kill('SIGKILL'); // and a crash of the second
+    await second.exited;
+    svc.workers.splice(0, svc.workers.length, third);
+    const results = await Promise.all(ids.map((id) => finalStatus(svc.baseUrl, id)));
+    expect(results.map((r) => r.body.status)).toEqual(ids.map(() => 'completed'));
+    tally.fault('workers started, stopped and killed while jobs flow', true);
+    tally.jobs(ids.length, results.filter((r) => r.body.status === 'completed').length);
+  });
+});
+
+describe.skipIf(!available)('overload', () => {
+  const redis = new OwnRedis();
+  let svc: Service;
+  beforeAll(async () => {
+    await redis.start();
+    // No workers: jobs pile up, as they do when intake outruns the fleet.
+    svc = await startService(redis.url, { workers: 0, env: { MAX_QUEUE_DEPTH: '3', RATE_LIMIT_PER_MIN: '6' } });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+    await redis.destroy();
+  });
+
+  it('refuses submits past MAX_QUEUE_DEPTH with 503 and Retry-After; the queue stays bounded', async () => {
+    const codes: number[] = [];
+    let full: Awaited<ReturnType<typeof call>> | undefined;
+    for (let i = 0; i < 5; i++) {
+      const r = await call(svc.baseUrl, 'POST', `${V}/jobs`, { img1: curie1, img2: curie2 }, tokenFor(1));
+      codes.push(r.status);
+      if (r.status === 503) full = r;
+    }
+    expect(codes).toEqual([202, 202, 202, 503, 503]);
+    expect(full!.body.error.code).toBe('QUEUE_FULL');
+    expect(Number(full!.retryAfter)).toBeGreaterThan(0);
+    tally.fault('overload past MAX_QUEUE_DEPTH', true);
+  });
+
+  it('rate-limits one tenant with 429 and leaves the other alone', async () => {
+    const codes: number[] = [];
+    let limited: Awaited<ReturnType<typeof call>> | undefined;
+    // Tenant A's junk counts towards its limit too: the limit is checked before the body is read.
+    for (let i = 0; i < 8; i++) {
+      const r = await call(svc.baseUrl, 'POST', `${V}/jobs`, { img1: 'data:image/jpeg;base64,AAAA', img2: curie2 }, tokenFor(0));
+      codes.push(r.status);
+      if (r.status === 429) limited = r;
+    }
+    expect(codes.filter((c) => c === 429).length).toBeGreaterThan(0);
+    expect(limited!.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(limited!.retryAfter)).toBeGreaterThan(0);
+    const other = await call(svc.baseUrl, 'GET', `${V}/jobs/unknown`, undefined, tokenFor(1));
+    expect(other.status).toBe(404); // tenant B is served
+    tally.fault('per-tenant rate limit', true);
+  });
+});
