@@ -14,7 +14,7 @@ export class Supervisor {
   private restarts = 0;
 
   constructor(
-    private readonly opts: { name: string; script: string; count: number; env?: NodeJS.ProcessEnv },
+    private readonly opts: { name: string; script: string; count: number; env?: NodeJS.ProcessEnv; onSpawn?: (slot: number, pid: number | undefined) => void },
     private readonly log: Logger,
   ) {}
 
@@ -25,6 +25,7 @@ export class Supervisor {
   private spawn(slot: number): void {
     const child = fork(this.opts.script, [], { execArgv: ['--import', TSX_IMPORT], env: { ...process.env, ...this.opts.env } });
     this.children.add(child);
+    this.opts.onSpawn?.(slot, child.pid);
     const startedAt = Date.now();
     child.on('exit', (code, signal) => {
       this.children.delete(child);
