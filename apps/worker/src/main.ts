@@ -26,7 +26,8 @@ const worker = VerifyWorker.start(
   {
     redisUrl: env.REDIS_URL,
     prefix: env.QUEUE_PREFIX,
-    concurrency: env.WORKER_CONCURRENCY,
+    // With micro-batching the worker takes a batch's worth of jobs at once, so there is something to batch.
+    concurrency: Math.max(env.WORKER_CONCURRENCY, engine.batchSize),
     lockDurationMs: env.WORKER_LOCK_MS,
     outcomeTtlS: env.RESULT_TTL_S,
     delivery,
@@ -34,7 +35,9 @@ const worker = VerifyWorker.start(
   async (images, job) => {
     const jobLog = log.child({ jobId: job.id, attempt: job.attempt });
     jobLog.info('job started');
-    return engine.verify(images.img1, images.img2);
+    const result = await engine.verify(images.img1, images.img2);
+    jobLog.debug({ rssMb: Math.round(process.memoryUsage().rss / 1048576), numTensors: engine.numTensors() }, 'job resources');
+    return result;
   },
   log,
 );
@@ -53,7 +56,7 @@ const deliveries = DeliveryWorker.start(
 );
 if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhooks may reach loopback and private networks (development only)');
 else log.info('webhooks to loopback, private, link-local and metadata addresses are refused');
-log.info({ backend: engine.backend, concurrency: env.WORKER_CONCURRENCY, lockMs: env.WORKER_LOCK_MS, queuePrefix: env.QUEUE_PREFIX }, 'worker ready');
+log.info({ backend: engine.backend, concurrency: Math.max(env.WORKER_CONCURRENCY, engine.batchSize), lockMs: env.WORKER_LOCK_MS, queuePrefix: env.QUEUE_PREFIX }, 'worker ready');
 process.send?.({ type: 'ready', backend: engine.backend });
 
 let stopping = false;

@@ -29,6 +29,9 @@ export const engineEnvSchema = z.object({
   FACEMATCH_THRESHOLD: z.coerce.number().positive().max(2).optional(),
   MAX_IMAGE_PIXELS: posInt(40_000_000),
   MAX_IMAGE_BYTES: posInt(10 * 1024 * 1024),
+  /** Recognition micro-batch: unset means on (8) for native backends, off for WASM. 1 turns it off. */
+  BATCH_SIZE: z.coerce.number().int().positive().optional(),
+  BATCH_WINDOW_MS: posInt(5),
   LOG_LEVEL: LogLevelSchema.default('info'),
 });
 export type EngineEnv = z.infer<typeof engineEnvSchema>;

@@ -143,3 +143,22 @@ describe('model verification', () => {
     expect(err.message).toContain(`${missing}: missing`);
   });
 });
+
+describe('micro-batching', () => {
+  it('gives the same descriptors batched as unbatched, and one job’s error never fails its batch-mates', async () => {
+    const batched = await FaceEngine.create({ backend: 'wasm', batch: { size: 4, windowMs: 50 } });
+    const photos = [curie1, curie2, collins, await sharp(collins).resize(300).jpeg().toBuffer()];
+    const alone: Float32Array[] = [];
+    for (const p of photos) alone.push((await engine.embed(p, 'img1')).descriptor);
+    const before = batched.numTensors();
+    const together = await Promise.allSettled([...photos.map((p) => batched.embed(p, 'img1')), batched.embed(coffee, 'img2')]);
+    expect(together.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    expect((together[4] as PromiseRejectedResult).reason).toMatchObject({ code: 'NO_FACE', image: 'img2' });
+    for (let i = 0; i < photos.length; i++) {
+      const got = (together[i] as PromiseFulfilledResult<{ descriptor: Float32Array }>).value.descriptor;
+      const diff = Math.max(...got.map((v, k) => Math.abs(v - alone[i]![k]!)));
+      expect(diff).toBeLessThan(1e-4);
+    }
+    expect(batched.numTensors()).toBe(before);
+  });
+});
