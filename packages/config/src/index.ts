@@ -189,3 +189,9 @@ export function loadConfigOrExit<S extends z.ZodType>(schema: S, role: string): 
     process.exit(2);
   }
 }
+
+/** `npm run bench`: where the photos and Redis are. */
+export const benchEnvSchema = z.object({
+  FACEMATCH_DATASETS: z.string().min(1).optional(),
+  REDIS_URL: z.string().url().optional(),
+});

@@ -63,3 +63,18 @@ export async function dumpKeys(url: string, prefix: string): Promise<Map<string,
   }
   return out;
 }
+
+/** Deletes every key under `prefix`: for benchmarks and tests that must leave nothing behind. */
+export async function deleteKeys(url: string, prefix: string): Promise<number> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  let n = 0;
+  try {
+    for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
+      if ((batch as string[]).length) n += await redis.unlink(...(batch as string[]));
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return n;
+}
