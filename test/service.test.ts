@@ -51,9 +51,10 @@ describe.skipIf(!redisUrl)('the service, through real processes and Redis', () =
   });
 
   const imageBytesLeft = async () => {
-    const marker = curie1.slice(40, 120); // a slice of real image base64, in any key or value
+    // Slices of the real images, as base64 and as raw bytes, searched in every key and value.
+    const markers = [curie1.slice(40, 120), coffee.slice(40, 120), ...['person-a-1.jpg', 'no-face.jpg'].map((f) => photo(f).subarray(200, 260).toString('latin1'))];
     const dump = await dumpKeys(redisUrl!, svc.prefix);
-    return [...dump].filter(([k, v]) => k.includes(':fm:images:') || v.includes(marker) || v.includes(coffee.slice(40, 120)));
+    return [...dump].filter(([k, v]) => k.includes(':fm:images:') || markers.some((m) => v.includes(m)));
   };
 
   it('answers the seed contract: same person', async () => {
@@ -244,5 +245,6 @@ describe.skipIf(!redisUrl)('crash recovery', () => {
 
 async function imageBytesLeftFor(svc: Service, images: string[]) {
   const dump = await dumpKeys(svc.redisUrl, svc.prefix);
-  return [...dump].filter(([k, v]) => k.includes(':fm:images:') || images.some((img) => v.includes(img.slice(40, 120))));
+  const markers = images.flatMap((img) => [img.slice(40, 120), Buffer.from(img.slice(img.indexOf(',') + 1), 'base64').subarray(200, 260).toString('latin1')]);
+  return [...dump].filter(([k, v]) => k.includes(':fm:images:') || markers.some((m) => v.includes(m)));
 }

@@ -3,6 +3,10 @@ const PATTERNS: [string, RegExp][] = [
   ['JPEG base64', /\/9j\//],
   ['PNG base64', /iVBORw0KGgo/],
   ['WebP base64', /UklGR/],
+  // Raw image bytes, as Redis holds them while a job waits (values are dumped as latin1).
+  ['JPEG bytes', /\xff\xd8\xff/],
+  ['PNG bytes', /\x89PNG\r\n\x1a\n/],
+  ['WebP bytes', /RIFF[\s\S]{4}WEBP/],
   ['JWT', /eyJ[A-Za-z0-9_-]{8,}/],
   ['128-float array', new RegExp(`\\[\\s*-?\\d+\\.\\d+(?:\\s*,\\s*-?\\d+(?:\\.\\d+)?(?:e-?\\d+)?){127}\\s*\\]`)],
 ];

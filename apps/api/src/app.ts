@@ -92,9 +92,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.post('/verify', requireJson, json, async (req, res) => {
     const body = parseBody(VerifyRequestSchema, req.body);
-    checkImages(body, config);
+    const [img1, img2] = checkImages(body, config);
     const { tenant } = res.locals as Locals;
-    const { id } = await queue.submit({ tenant: tenant.apiKey, img1: body.img1, img2: body.img2 });
+    const { id } = await queue.submit({ tenant: tenant.apiKey, img1, img2 });
     (res.locals as Locals).log.info({ jobId: id }, 'verify enqueued');
     const outcome = await queue.wait(id, config.syncWaitMs);
     if (outcome.state === 'completed') {
@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.post('/jobs', requireJson, json, async (req, res) => {
     const body = parseBody(SubmitJobRequestSchema, req.body);
-    checkImages(body, config);
+    const [img1, img2] = checkImages(body, config);
     const { tenant } = res.locals as Locals;
     if (body.webhookUrl !== undefined) {
       await checkWebhookUrl(body.webhookUrl, config.webhooks);
@@ -125,8 +125,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const { id, created } = await queue.submit({
       tenant: tenant.apiKey,
-      img1: body.img1,
-      img2: body.img2,
+      img1,
+      img2,
       webhookUrl: body.webhookUrl,
       metadata: body.metadata,
       idempotencyKey,
@@ -179,10 +179,10 @@ function parseBody<S extends typeof VerifyRequestSchema | typeof SubmitJobReques
   return parsed.data as ReturnType<S['parse']>;
 }
 
-function checkImages(body: { img1: string; img2: string }, config: { maxImageBytes: number; maxImagePixels: number }): void {
+/** Validates both images from their bytes and headers, and returns the bytes: Redis stores those, not base64. */
+function checkImages(body: { img1: string; img2: string }, config: { maxImageBytes: number; maxImagePixels: number }): [Buffer, Buffer] {
   const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
-  checkImage(body.img1, 'img1', limits);
-  checkImage(body.img2, 'img2', limits);
+  return [checkImage(body.img1, 'img1', limits).data, checkImage(body.img2, 'img2', limits).data];
 }
 
 /** Maps body-parser's errors onto our codes. */

@@ -39,23 +39,28 @@ export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boole
   }
 }
 
-/** Every key and value under `prefix`, flattened to text: for tests and audits that look for leftovers. */
+/**
+ * Every key and value under `prefix`, flattened to latin1 text so that binary values stay searchable
+ * byte for byte: for tests and audits that look for leftovers.
+ */
 export async function dumpKeys(url: string, prefix: string): Promise<Map<string, string>> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
+  const text = (v: unknown): string =>
+    Buffer.isBuffer(v) ? v.toString('latin1') : Array.isArray(v) ? v.map(text).join('\n') : v === null ? '' : String(v);
   const out = new Map<string, string>();
   try {
     for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 500 })) {
       for (const key of batch as string[]) {
         const type = await redis.type(key);
         let value: unknown;
-        if (type === 'string') value = await redis.get(key);
-        else if (type === 'hash') value = await redis.hgetall(key);
-        else if (type === 'list') value = await redis.lrange(key, 0, -1);
-        else if (type === 'set') value = await redis.smembers(key);
-        else if (type === 'zset') value = await redis.zrange(key, 0, -1);
-        else if (type === 'stream') value = await redis.xrange(key, '-', '+');
-        out.set(key, JSON.stringify(value));
+        if (type === 'string') value = await redis.getBuffer(key);
+        else if (type === 'hash') value = Object.entries(await redis.hgetallBuffer(key)).map(([f, v]) => `${f}=${v.toString('latin1')}`);
+        else if (type === 'list') value = await redis.lrangeBuffer(key, 0, -1);
+        else if (type === 'set') value = await redis.smembersBuffer(key);
+        else if (type === 'zset') value = await redis.zrangeBuffer(key, 0, -1);
+        else if (type === 'stream') value = (await redis.xrangeBuffer(key, '-', '+')).flat(2);
+        out.set(key, text(value));
       }
     }
   } finally {

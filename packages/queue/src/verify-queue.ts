@@ -90,8 +90,9 @@ export class VerifyQueueClient {
 
   async submit(req: {
     tenant: string;
-    img1: string;
-    img2: string;
+    /** Image bytes, already validated by the caller; 25% smaller than base64 and no re-encoding. */
+    img1: Buffer;
+    img2: Buffer;
     webhookUrl?: string;
     metadata?: Record<string, unknown>;
     idempotencyKey?: string;
@@ -101,7 +102,12 @@ export class VerifyQueueClient {
       const id = randomBytes(18).toString('base64url');
       let idemKey: string | undefined;
       if (req.idempotencyKey !== undefined) {
-        const fingerprint = sha256(JSON.stringify([req.img1, req.img2, req.webhookUrl ?? null, req.metadata ?? null]));
+        const fingerprint = createHash('sha256')
+          .update(req.img1)
+          .update('\0')
+          .update(req.img2)
+          .update(JSON.stringify([req.webhookUrl ?? null, req.metadata ?? null]))
+          .digest('hex');
         idemKey = this.k.idempotency(req.tenant, sha256(req.idempotencyKey));
         const won = await this.redis.set(idemKey, `${id} ${fingerprint}`, 'EX', this.settings.resultTtlS, 'NX');
         if (won !== 'OK') {

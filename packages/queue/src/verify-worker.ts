@@ -8,7 +8,7 @@ import { VERIFY_QUEUE } from './verify-queue.ts';
 import { DELIVERY_QUEUE, buildEvent, enqueueDelivery, type DeliverySettings } from './webhook-queue.ts';
 
 export interface VerifyHandler {
-  (images: { img1: string; img2: string }, job: { id: string; attempt: number }): Promise<VerifyResult>;
+  (images: { img1: Buffer; img2: Buffer }, job: { id: string; attempt: number }): Promise<VerifyResult>;
 }
 
 export interface WorkerSettings {
@@ -62,7 +62,7 @@ export class VerifyWorker {
         return settle(JSON.parse(saved) as Outcome);
       }
 
-      const images = await redis.hmget(k.images(id), 'img1', 'img2');
+      const images = await redis.hmgetBuffer(k.images(id), 'img1', 'img2');
       if (!images[0] || !images[1]) {
         throw new UnrecoverableError(encodeJobError(new FaceMatchError('IMAGES_EXPIRED', 'the images expired before a worker took the job')));
       }
