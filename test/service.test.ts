@@ -174,6 +174,17 @@ describe.skipIf(!redisUrl)('the service, through real processes and Redis', () =
     expect(done.body.result.verified).toBe(true);
   });
 
+  it('serves from several API processes on one port (API_PROCESSES), and stops them all on SIGTERM', async () => {
+    const multi = await svc.startApi({ API_PROCESSES: '2' });
+    const r = await call(multi.baseUrl, 'POST', '/verify', { body: { img1: curie1, img2: curie2 } });
+    expect([r.status, r.body.verified]).toEqual([200, true]);
+    const ids = new Set<string>();
+    for (let i = 0; i < 12; i++) ids.add((await fetch(`${multi.baseUrl}/healthz`, { headers: { connection: 'close' } })).headers.get('x-served-by') ?? '');
+    expect(ids.size).toBe(2);
+    multi.proc.child.kill('SIGTERM');
+    expect(await multi.proc.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('reports readiness: Redis reachable and a worker connected', async () => {
     const r = await fetch(`${svc.baseUrl}/readyz`);
     expect(r.status).toBe(200);

@@ -60,6 +60,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/healthz', (_req, res) => {
+    // Which process answered: tells API_PROCESSES siblings apart in tests and load-balancer checks.
+    res.setHeader('x-served-by', String(process.pid));
     res.json({ status: 'ok' });
   });
 

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { apiEnvSchema, loadConfigOrExit } from '@facematch/config';
 import { createLogger } from '@facematch/logger';
@@ -11,59 +12,98 @@ const tenants = new Map(env.FACEMATCH_TENANTS.map((t) => [t.apiKey, t]));
 if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhookUrl may point at loopback and private networks (development only)');
 if (tenants.size === 0) log.warn('no tenants configured (FACEMATCH_TENANTS): every request will be refused');
 
-const queue = VerifyQueueClient.create({
-  redisUrl: env.REDIS_URL,
-  prefix: env.QUEUE_PREFIX,
-  resultTtlS: env.RESULT_TTL_S,
-  imageTtlS: env.IMAGE_TTL_S,
-  attempts: env.JOB_ATTEMPTS,
-  maxQueueDepth: env.MAX_QUEUE_DEPTH,
-  rateLimitPerMin: env.RATE_LIMIT_PER_MIN,
-});
-const app = createApp({
-  queue,
-  tenants,
-  log,
-  config: {
-    syncWaitMs: env.SYNC_WAIT_MS,
-    maxBodyBytes: env.MAX_BODY_BYTES,
-    maxImageBytes: env.MAX_IMAGE_BYTES,
-    maxImagePixels: env.MAX_IMAGE_PIXELS,
-    webhooks: {
-      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
-      requireHttps: env.NODE_ENV === 'production',
-      tenantsWithSecret: new Set(env.FACEMATCH_WEBHOOK_SECRETS.keys()),
+function serve(): void {
+  const queue = VerifyQueueClient.create({
+    redisUrl: env.REDIS_URL,
+    prefix: env.QUEUE_PREFIX,
+    resultTtlS: env.RESULT_TTL_S,
+    imageTtlS: env.IMAGE_TTL_S,
+    attempts: env.JOB_ATTEMPTS,
+    maxQueueDepth: env.MAX_QUEUE_DEPTH,
+    rateLimitPerMin: env.RATE_LIMIT_PER_MIN,
+  });
+  const app = createApp({
+    queue,
+    tenants,
+    log,
+    config: {
+      syncWaitMs: env.SYNC_WAIT_MS,
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      maxImageBytes: env.MAX_IMAGE_BYTES,
+      maxImagePixels: env.MAX_IMAGE_PIXELS,
+      webhooks: {
+        allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+        requireHttps: env.NODE_ENV === 'production',
+        tenantsWithSecret: new Set(env.FACEMATCH_WEBHOOK_SECRETS.keys()),
+      },
     },
-  },
-});
+  });
 
-// Slow clients cannot hold sockets open: headers within HEADERS_TIMEOUT_MS, the whole request within
-// REQUEST_TIMEOUT_MS, checked every second (Node's default check runs every 30 s).
-const server = createServer(
-  { headersTimeout: env.HEADERS_TIMEOUT_MS, requestTimeout: env.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
-  app,
-);
-server.keepAliveTimeout = 5_000;
+  // Slow clients cannot hold sockets open: headers within HEADERS_TIMEOUT_MS, the whole request within
+  // REQUEST_TIMEOUT_MS, checked every second (Node's default check runs every 30 s).
+  const server = createServer(
+    { headersTimeout: env.HEADERS_TIMEOUT_MS, requestTimeout: env.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    app,
+  );
+  server.keepAliveTimeout = 5_000;
 
-server.listen(env.PORT, env.HOST, () => {
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : env.PORT;
-  log.info({ port, tenants: tenants.size, syncWaitMs: env.SYNC_WAIT_MS, queuePrefix: env.QUEUE_PREFIX }, `api listening on http://127.0.0.1:${port}`);
-  process.send?.({ type: 'listening', port });
-});
+  server.listen(env.PORT, env.HOST, () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : env.PORT;
+    log.info({ port, tenants: tenants.size, syncWaitMs: env.SYNC_WAIT_MS, queuePrefix: env.QUEUE_PREFIX }, `api listening on http://127.0.0.1:${port}`);
+    process.send?.({ type: 'listening', port });
+  });
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'api stopping: no new requests, finishing in-flight ones');
-  const deadline = setTimeout(() => server.closeAllConnections(), env.SYNC_WAIT_MS + 1000);
-  deadline.unref();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  await queue.close();
-  log.info('api stopped');
-  process.exit(0);
+  let stopping = false;
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'api stopping: no new requests, finishing in-flight ones');
+    const deadline = setTimeout(() => server.closeAllConnections(), env.SYNC_WAIT_MS + 1000);
+    deadline.unref();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await queue.close();
+    log.info('api stopped');
+    process.exit(0);
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+
+/**
+ * API_PROCESSES > 1: a cluster primary that only supervises; the processes share the port. The profile of
+ * the ingress is JSON parsing and image checks, all on one core, so more processes take more requests.
+ */
+function supervise(): void {
+  let stopping = false;
+  let announced = false;
+  for (let i = 0; i < env.API_PROCESSES; i++) cluster.fork();
+  cluster.on('message', (_worker, m: { type?: string }) => {
+    if (m?.type === 'listening' && !announced) {
+      announced = true;
+      process.send?.(m);
+    }
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.warn({ pid: worker.process.pid, code, signal }, 'api process exited; restarting');
+    cluster.fork();
+  });
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {});
+    let left = workers.length;
+    if (left === 0) process.exit(0);
+    for (const w of workers) {
+      w?.once('exit', () => --left === 0 && process.exit(0));
+      w?.process.kill('SIGTERM');
+    }
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+if (cluster.isPrimary && env.API_PROCESSES > 1) supervise();
+else serve();

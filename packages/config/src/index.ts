@@ -129,6 +129,8 @@ export const apiEnvSchema = z
   .object({
     ...queueEnv,
     HOST: z.string().default('0.0.0.0'),
+    /** API processes sharing the port (node:cluster); the ingress is CPU-bound on JSON and image checks. */
+    API_PROCESSES: posInt(1),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     FACEMATCH_TENANTS: tenantList,
     SYNC_WAIT_MS: posInt(30_000),
