@@ -37,7 +37,7 @@ export interface QueueSettings {
 export const defaultJobOptions = (s: Pick<QueueSettings, 'resultTtlS' | 'attempts'>) => ({
   attempts: s.attempts,
   backoff: { type: 'exponential', delay: 1000 },
-  // Results are kept for a TTL, never removed on completion: removeOnComplete: true races
+  // Results are kept for a TTL, never removed the moment a job completes: that races
   // waitUntilFinished ("Missing key") and would delete what clients poll for.
   removeOnComplete: { age: s.resultTtlS },
   removeOnFail: { age: s.resultTtlS },

@@ -1,6 +1,5 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { JobName, toFaceMatchError, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
-import { FaceMatchError } from '@facematch/contracts';
+import { FaceMatchError, JobName, toFaceMatchError, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
 import { encodeJobError } from './job-error.ts';
 import { keys } from './keys.ts';
 import { connect, type Redis } from './redis.ts';
