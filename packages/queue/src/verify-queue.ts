@@ -256,7 +256,7 @@ export class VerifyQueueClient {
 }
 
 /** How long a request waits for a (re)connecting Redis before it is told to come back later. */
-const READY_WAIT_MS = 1500;
+const READY_WAIT_MS = 1000;
 
 async function readyWithin(redis: Redis, ms: number): Promise<void> {
   if (redis.status === 'ready') return;
