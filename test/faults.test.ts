@@ -55,8 +55,9 @@ describe.skipIf(!available)('faults, against real processes and a Redis the test
   });
   afterAll(async () => {
     await redis.start().catch(() => {}); // processes shut down cleanly with their Redis there
+    const left = await dumpKeys(redis.url, svc.prefix); // scanned here: this Redis goes away with the test
     await svc?.stop();
-    expect(findLeaks(await dumpKeys(redis.url, svc.prefix))).toEqual([]);
+    expect(findLeaks(left)).toEqual([]);
     await redis.destroy();
   });
 
@@ -140,15 +141,21 @@ describe.skipIf(!available)('overload', () => {
 
   it('refuses submits past MAX_QUEUE_DEPTH with 503 and Retry-After; the queue stays bounded', async () => {
     const codes: number[] = [];
+    const queued: string[] = [];
     let full: Awaited<ReturnType<typeof call>> | undefined;
     for (let i = 0; i < 5; i++) {
       const r = await call(svc.baseUrl, 'POST', `${V}/jobs`, { img1: curie1, img2: curie2 }, tokenFor(1));
       codes.push(r.status);
       if (r.status === 503) full = r;
+      else queued.push(r.body.id);
     }
     expect(codes).toEqual([202, 202, 202, 503, 503]);
     expect(full!.body.error.code).toBe('QUEUE_FULL');
     expect(Number(full!.retryAfter)).toBeGreaterThan(0);
+    // No worker will ever take these: DELETE purges a queued job and its images.
+    for (const id of queued) expect((await call(svc.baseUrl, 'DELETE', `${V}/jobs/${id}`, undefined, tokenFor(1))).status).toBe(204);
+    const left = [...(await dumpKeys(redis.url, svc.prefix)).keys()].filter((k) => k.includes(':fm:images:'));
+    expect(left).toEqual([]);
     tally.fault('overload past MAX_QUEUE_DEPTH', true);
   });
 

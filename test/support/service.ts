@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { parseConfig, testEnvSchema } from '@facematch/config';
+import { deleteKeys, dumpKeys } from '@facematch/queue';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { signToken } from '@facematch/auth';
@@ -111,9 +112,15 @@ export async function startService(redisUrl: string, opts: { workers?: number; e
           await p.exited;
         }),
       );
-      // Every line the services printed is kept for the suite's final leak scan.
+      // Every line the services printed and every key they left is kept for the suite's final leak scan;
+      // then the prefix is emptied, so test runs do not pile up in Redis.
       const file = parseConfig(testEnvSchema).FACEMATCH_TALLY_FILE;
-      if (file) appendFileSync(`${file}.logs`, procs.flatMap((p) => p.output).map((l) => `${l}\n`).join(''));
+      if (file) {
+        appendFileSync(`${file}.logs`, procs.flatMap((p) => p.output).map((l) => `${l}\n`).join(''));
+        const keys = await dumpKeys(redisUrl, prefix);
+        appendFileSync(`${file}.keys`, [...keys].map((entry) => `${JSON.stringify(entry)}\n`).join(''));
+      }
+      await deleteKeys(redisUrl, prefix);
     },
   };
 }
