@@ -1,5 +1,5 @@
 import sharp, { type Metadata } from 'sharp';
-import { FaceMatchError, checkImage, toBytes, type ImageInput, type ImageLabel } from '@facematch/contracts';
+import { FaceMatchError, checkImage, type ImageInput, type ImageLabel } from '@facematch/contracts';
 
 export type { ImageInput };
 
@@ -24,8 +24,7 @@ export interface DecodedImage {
 }
 
 export async function decodeImage(input: ImageInput, image: ImageLabel, limits: DecodeLimits): Promise<DecodedImage> {
-  const bytes = toBytes(input, image, limits.maxBytes);
-  const { format } = checkImage(bytes, image, limits);
+  const { data: bytes, format } = checkImage(input, image, limits);
 
   // The header alone gives the dimensions, so a decompression bomb is refused before any pixel is decoded.
   let meta: Metadata;
