@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { authenticate, type Tenant } from '@facematch/auth';
 import {
   ERROR_CATALOG,
@@ -13,6 +13,7 @@ import {
 import type { Logger } from '@facematch/logger';
 import type { VerifyQueueClient } from '@facematch/queue';
 import { checkWebhookUrl, type UrlPolicy } from '@facematch/webhooks';
+import { parseJsonBody } from './json-body.ts';
 
 /** The queue as the API uses it; tests may hand in a fake. */
 export type QueuePort = Pick<VerifyQueueClient, 'submit' | 'wait' | 'get' | 'delete' | 'ping' | 'workerCount' | 'checkRate'>;
@@ -33,9 +34,12 @@ export interface AppDeps {
 const BASE = '/ai/v1/face-verification';
 const RETRY_AFTER_S = 5;
 const MAX_METADATA_BYTES = 4096;
+const IMAGE_KEYS: ReadonlySet<string> = new Set(['img1', 'img2']);
 
 interface Locals {
   tenant: Tenant;
+  /** Image strings parseJsonBody kept as bytes; the body holds placeholders for them. */
+  lifted?: ReadonlyMap<string, Buffer>;
   requestId: string;
   log: Logger;
 }
@@ -81,8 +85,36 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
+  // The body is read as bytes and parsed by parseJsonBody, which keeps the images out of JSON.parse.
   // Not strict: a JSON string or null parses, then fails validation as INVALID_BODY, which says more.
-  const json = express.json({ limit: config.maxBodyBytes, strict: false, type: () => true });
+  const raw = express.raw({ limit: config.maxBodyBytes, type: () => true });
+  const parse = (req: Request, res: Response) => {
+    const charset = /;\s*charset=("?)([^;"]*)\1/i.exec(req.get('content-type') ?? '')?.[2]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      throw new FaceMatchError('UNSUPPORTED_MEDIA_TYPE', 'send the body as UTF-8 application/json');
+    }
+    const body: unknown = req.body;
+    if (!Buffer.isBuffer(body)) throw new FaceMatchError('INVALID_JSON', 'the body is not valid JSON');
+    try {
+      const parsed = parseJsonBody(body, IMAGE_KEYS);
+      req.body = parsed.value;
+      (res.locals as Locals).lifted = parsed.lifted;
+    } catch (err) {
+      throw new FaceMatchError('INVALID_JSON', 'the body is not valid JSON', { cause: err });
+    }
+  };
+  const json: RequestHandler = (req, res, next) => {
+    raw(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      try {
+        parse(req, res);
+      } catch (e) {
+        return next(e);
+      }
+      next();
+    });
+  };
+
   // Submissions are rate-limited per tenant before their body is read; then the body must be JSON.
   const requireJson = async (req: Request, res: Response, next: NextFunction) => {
     await queue.checkRate((res.locals as Locals).tenant.apiKey);
@@ -94,7 +126,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.post('/verify', requireJson, json, async (req, res) => {
     const body = parseBody(VerifyRequestSchema, req.body);
-    const [img1, img2] = checkImages(body, config);
+    const [img1, img2] = checkImages(body, res.locals as Locals, config);
     const { tenant } = res.locals as Locals;
     const { id } = await queue.submit({ tenant: tenant.apiKey, img1, img2 });
     (res.locals as Locals).log.info({ jobId: id }, 'verify enqueued');
@@ -110,7 +142,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.post('/jobs', requireJson, json, async (req, res) => {
     const body = parseBody(SubmitJobRequestSchema, req.body);
-    const [img1, img2] = checkImages(body, config);
+    const [img1, img2] = checkImages(body, res.locals as Locals, config);
     const { tenant } = res.locals as Locals;
     if (body.webhookUrl !== undefined) {
       await checkWebhookUrl(body.webhookUrl, config.webhooks);
@@ -182,9 +214,13 @@ function parseBody<S extends typeof VerifyRequestSchema | typeof SubmitJobReques
 }
 
 /** Validates both images from their bytes and headers, and returns the bytes: Redis stores those, not base64. */
-function checkImages(body: { img1: string; img2: string }, config: { maxImageBytes: number; maxImagePixels: number }): [Buffer, Buffer] {
+function checkImages(body: { img1: string; img2: string }, locals: Locals, config: { maxImageBytes: number; maxImagePixels: number }): [Buffer, Buffer] {
   const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
-  return [checkImage(body.img1, 'img1', limits).data, checkImage(body.img2, 'img2', limits).data];
+  const input = (key: 'img1' | 'img2') => {
+    const encoded = locals.lifted?.get(key);
+    return encoded ? { encoded } : body[key];
+  };
+  return [checkImage(input('img1'), 'img1', limits).data, checkImage(input('img2'), 'img2', limits).data];
 }
 
 /** Maps body-parser's errors onto our codes. */
