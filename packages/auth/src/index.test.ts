@@ -23,6 +23,16 @@ function codeOf(header: string | undefined): string {
 describe('authenticate', () => {
   const good = signToken({ apiKey: 'key-a', secret: 'secret-a-0123456789', ttlSeconds: 600 });
 
+  it('remembers a verified token only while it is valid, and only for the tenant that signed it', () => {
+    const token = signToken({ apiKey: 'key-a', secret: 'secret-a-0123456789', ttlSeconds: 60 });
+    expect(authenticate(token, tenants).apiKey).toBe('key-a'); // verified, then remembered
+    const exp = (jwt.decode(token) as { exp: number }).exp;
+    expect(() => authenticate(token, tenants, (exp + 61) * 1000)).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
+    // The same API key with a rotated secret: the remembered verdict does not carry over.
+    const rotated = new Map([['key-a', { apiKey: 'key-a', secret: 'rotated-secret-0123456789' }]]);
+    expect(() => authenticate(token, rotated)).toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
+  });
+
   it('accepts a raw token, as VideoSDK clients send it, and a Bearer token', () => {
     expect(authenticate(good, tenants).apiKey).toBe('key-a');
     expect(authenticate(`Bearer ${good}`, tenants).apiKey).toBe('key-a');
