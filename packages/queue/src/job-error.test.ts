@@ -19,6 +19,6 @@ describe('job errors', () => {
 describe('keys', () => {
   it('keeps every key under the BullMQ prefix and queue', () => {
     const k = keys('pfx', 'q');
-    for (const key of [k.images('j1'), k.outcome('j1'), k.idempotency('t', 'h')]) expect(key.startsWith('pfx:q:fm:')).toBe(true);
+    for (const key of [...k.images('j1'), k.outcome('j1'), k.idempotency('t', 'h')]) expect(key.startsWith('pfx:q:fm:')).toBe(true);
   });
 });

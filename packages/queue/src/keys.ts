@@ -2,8 +2,8 @@
 export function keys(prefix: string, queue: string) {
   const base = `${prefix}:${queue}`;
   return {
-    /** The two images of a job: written by the API, deleted by the worker when the job ends. */
-    images: (jobId: string) => `${base}:fm:images:${jobId}`,
+    /** The two images of a job, one key each: written by the API, deleted by the worker when the job ends. */
+    images: (jobId: string) => [`${base}:fm:images:${jobId}:img1`, `${base}:fm:images:${jobId}:img2`] as const,
     /** A job's final outcome, written together with the deletion of its images, so a re-run after a crash returns it. */
     outcome: (jobId: string) => `${base}:fm:outcome:${jobId}`,
     idempotency: (tenant: string, keyHash: string) => `${base}:fm:idem:${tenant}:${keyHash}`,

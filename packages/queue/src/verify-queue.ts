@@ -119,11 +119,10 @@ export class VerifyQueueClient {
       try {
         // Images live beside the job, not in it: job data stays small and free of biometrics, and the
         // worker deletes the images the moment the job ends. The TTL is the backstop.
-        await this.redis
-          .multi()
-          .hset(this.k.images(id), 'img1', req.img1, 'img2', req.img2)
-          .expire(this.k.images(id), this.settings.imageTtlS)
-          .exec();
+        // Each image is one SET with its TTL: atomic without MULTI, whose pipeline copies every argument
+        // into one more buffer (at 340 KB a job, a fifth of the submit's CPU). Both go out back to back.
+        const [k1, k2] = this.k.images(id);
+        await Promise.all([this.redis.set(k1, req.img1, 'EX', this.settings.imageTtlS), this.redis.set(k2, req.img2, 'EX', this.settings.imageTtlS)]);
         const data: VerifyJobData = VerifyJobDataSchema.parse({
           tenant: req.tenant,
           idempotencyKey: idemKey,
@@ -133,7 +132,7 @@ export class VerifyQueueClient {
         await this.queue.add(JobName.verify, data, { jobId: id });
       } catch (err) {
         // Nothing half-made survives a failed submit: no 202 for a job that was not stored.
-        await this.redis.del(this.k.images(id), ...(idemKey ? [idemKey] : [])).catch(() => {});
+        await this.redis.del(...this.k.images(id), ...(idemKey ? [idemKey] : [])).catch(() => {});
         throw err;
       }
       return { id, created: true };
@@ -159,9 +158,22 @@ export class VerifyQueueClient {
     });
   }
 
-  /** The global bound: past it, callers are told when to come back instead of Redis growing. */
+  /** The last waiting count read, and how many jobs this process has added since. */
+  private depthSeen = { waiting: 0, at: 0, addedSince: 0 };
+
+  /**
+   * The global bound: past it, callers are told when to come back instead of Redis growing. Counting
+   * runs a BullMQ script, a twentieth of the ingress's CPU at full load; while the queue is far below
+   * the bound, a count under 250 ms old plus what this process added since is as good.
+   */
   private async checkDepth(): Promise<void> {
+    const seen = this.depthSeen;
+    if (Date.now() - seen.at < 250 && seen.waiting + seen.addedSince < this.settings.maxQueueDepth / 2) {
+      seen.addedSince++;
+      return;
+    }
     const waiting = await this.queue.getWaitingCount();
+    this.depthSeen = { waiting, at: Date.now(), addedSince: 1 };
     if (waiting >= this.settings.maxQueueDepth) {
       throw new FaceMatchError('QUEUE_FULL', `${waiting} jobs are waiting; retry shortly`, { retryAfterS: 10 });
     }
@@ -214,7 +226,7 @@ export class VerifyQueueClient {
       }
       await job.remove();
       await this.purgeEvents(id);
-      await this.redis.del(this.k.images(id), this.k.outcome(id), keys(this.settings.prefix, DELIVERY_QUEUE).webhook(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
+      await this.redis.del(...this.k.images(id), this.k.outcome(id), keys(this.settings.prefix, DELIVERY_QUEUE).webhook(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
       return true;
     });
   }
@@ -248,8 +260,31 @@ export class VerifyQueueClient {
     return this.guard(() => this.queue.getWaitingCount());
   }
 
+  private deliveryQueue: Queue | undefined;
+  private deliveries(): Queue {
+    this.deliveryQueue ??= new Queue(DELIVERY_QUEUE, { connection: this.redis, prefix: this.settings.prefix });
+    return this.deliveryQueue;
+  }
+
+  /** Jobs by state in each queue, for the metrics scrape. */
+  async counts(): Promise<Record<string, Record<string, number>>> {
+    const states = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
+    return this.guard(async () => ({
+      [VERIFY_QUEUE]: await this.queue.getJobCounts(...states),
+      [DELIVERY_QUEUE]: await this.deliveries().getJobCounts(...states),
+    }));
+  }
+
+  /**
+   * The BullMQ queues themselves, for the admin dashboard. Their job data holds no image bytes: images
+   * live in keys of their own (see submit).
+   */
+  dashboardQueues(): Queue[] {
+    return [this.queue, this.deliveries()];
+  }
+
   async close(): Promise<void> {
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await Promise.allSettled([this.events.close(), this.queue.close(), this.deliveryQueue?.close()]);
     this.redis.disconnect();
     this.eventsRedis.disconnect();
   }

@@ -1,6 +1,6 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { FaceMatchError, JobName, toFaceMatchError, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
-import { encodeJobError } from './job-error.ts';
+import { decodeJobError, encodeJobError } from './job-error.ts';
 import { keys } from './keys.ts';
 import { connect, type Redis } from './redis.ts';
 import { VERIFY_QUEUE } from './verify-queue.ts';
@@ -28,6 +28,17 @@ export interface JobLog {
   error(obj: object, msg: string): void;
 }
 
+/** How each job ended and where its time went, for metrics. */
+export interface JobEnded {
+  outcome: 'completed' | 'failed';
+  /** The error code of a failed job. */
+  code?: string;
+  /** From enqueue to the start of the attempt that ended it. */
+  queueWaitMs: number;
+  decodeMs?: number;
+  inferMs?: number;
+}
+
 type Outcome = { result: VerifyResult } | { error: ReturnType<FaceMatchError['toJSON']> };
 
 export class VerifyWorker {
@@ -37,7 +48,7 @@ export class VerifyWorker {
     private readonly deliveries: Queue,
   ) {}
 
-  static start(settings: WorkerSettings, handler: VerifyHandler, log: JobLog): VerifyWorker {
+  static start(settings: WorkerSettings, handler: VerifyHandler, log: JobLog, observe: (e: JobEnded) => void = () => {}): VerifyWorker {
     const k = keys(settings.prefix, VERIFY_QUEUE);
     const redis = connect(settings.redisUrl, 'blocking', 'facematch:worker');
     const deliveries = new Queue(DELIVERY_QUEUE, { connection: redis, prefix: settings.prefix });
@@ -61,7 +72,7 @@ export class VerifyWorker {
         return settle(JSON.parse(saved) as Outcome);
       }
 
-      const images = await redis.hmgetBuffer(k.images(id), 'img1', 'img2');
+      const images = await redis.mgetBuffer(...k.images(id));
       if (!images[0] || !images[1]) {
         throw new UnrecoverableError(encodeJobError(new FaceMatchError('IMAGES_EXPIRED', 'the images expired before a worker took the job')));
       }
@@ -81,7 +92,7 @@ export class VerifyWorker {
         outcome = { error: e.toJSON() };
       }
       // The images go in the same transaction that records the outcome.
-      await redis.multi().del(k.images(id)).set(k.outcome(id), JSON.stringify(outcome), 'EX', settings.outcomeTtlS).exec();
+      await redis.multi().del(...k.images(id)).set(k.outcome(id), JSON.stringify(outcome), 'EX', settings.outcomeTtlS).exec();
       await announce(job, outcome);
       return settle(outcome);
     };
@@ -100,13 +111,16 @@ export class VerifyWorker {
       // The job's return value holds the result now; the crash-recovery copy is no longer needed.
       redis.del(k.outcome(job.id!)).catch(() => {});
       log.info({ jobId: job.id, verified: job.returnvalue?.verified, ms: (job.finishedOn ?? 0) - (job.processedOn ?? 0) }, 'job completed');
+      const timings = job.returnvalue?.timings;
+      observe({ outcome: 'completed', queueWaitMs: queueWait(job), decodeMs: timings?.decodeMs, inferMs: timings?.inferMs });
     });
     worker.on('failed', (job, err) => {
       if (!job) return;
       const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
       if (final) {
-        redis.del(k.outcome(job.id!), k.images(job.id!)).catch(() => {});
+        redis.del(k.outcome(job.id!), ...k.images(job.id!)).catch(() => {});
         log.info({ jobId: job.id, reason: err.message.slice(0, 200) }, 'job failed');
+        observe({ outcome: 'failed', code: decodeJobError(err.message).code, queueWaitMs: queueWait(job) });
       }
     });
     return new VerifyWorker(worker, redis, deliveries);
@@ -126,6 +140,8 @@ export class VerifyWorker {
     return outcome;
   }
 }
+
+const queueWait = (job: Job) => Math.max(0, (job.processedOn ?? job.timestamp) - job.timestamp);
 
 function settle(outcome: Outcome): VerifyResult {
   if ('result' in outcome) return outcome.result;

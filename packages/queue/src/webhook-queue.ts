@@ -100,7 +100,12 @@ export class DeliveryWorker {
     private readonly redis: Redis,
   ) {}
 
-  static start(settings: DeliverySettings & { concurrency: number; lockDurationMs: number }, deliver: Deliver, log: JobLog): DeliveryWorker {
+  static start(
+    settings: DeliverySettings & { concurrency: number; lockDurationMs: number },
+    deliver: Deliver,
+    log: JobLog,
+    observe: (outcome: 'delivered' | 'retry' | 'failed' | 'gone') => void = () => {},
+  ): DeliveryWorker {
     const redis = connect(settings.redisUrl, 'blocking', 'facematch:webhooks');
     const k = keys(settings.prefix, DELIVERY_QUEUE);
 
@@ -118,6 +123,7 @@ export class DeliveryWorker {
         .hset(state, 'status', status, 'attempts', String(attempt), 'lastAttemptAt', new Date().toISOString(), ...(res.status ? ['lastStatusCode', String(res.status)] : []))
         .expire(state, settings.resultTtlS)
         .exec();
+      observe(ok ? 'delivered' : res.status === 410 ? 'gone' : gone || last ? 'failed' : 'retry');
       const fields = { jobId, attempt, status: res.status, error: res.error };
       if (ok) {
         log.info(fields, 'webhook delivered');
