@@ -1,5 +1,6 @@
 // npm run bench [-- --json] [-- --quick]: every number the performance targets speak of, in one run.
 import { fork } from 'node:child_process';
+import http from 'node:http';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,9 +52,30 @@ const engineReport = {
   oursAccuracy: round(ev.accuracy, 4),
 };
 
+// The work per forward pass, counted from the kernels tfjs runs: the basis of the paper GPU estimate.
+// A typical image takes one tiny-detector pass at 224, landmarks, and the recognition net on the chip
+// and its mirror.
+const gflops = await engine.gflopsPerPass();
+const flops = { ...gflops, typicalPairGflops: round(2 * (gflops.tiny224 + gflops.landmarks112 + 2 * gflops.recognition150), 3) };
+
 // Pairs for the service runs: typical KYC-sized photos from the labelled sets.
 const servicePairs = all.filter((p) => !p.img1.includes('compreface')).filter((_, i) => i % 7 === 0);
-const bodies = servicePairs.map((p) => JSON.stringify({ img1: dataUri(p.img1), img2: dataUri(p.img2) }));
+const bodies = servicePairs.map((p) => Buffer.from(JSON.stringify({ img1: dataUri(p.img1), img2: dataUri(p.img2) })));
+
+// node:http with keep-alive and bodies encoded once: fetch spent ~4 ms of CPU a request turning the
+// 450 KB string bodies into bytes, on the same two cores as the API it was measuring.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+function post(base: string, path: string, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${path}`, { method: 'POST', agent, headers: { authorization: token, 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 async function load(base: string, n: number, concurrency: number, path = '/ai/v1/face-verification/verify', body = (i: number) => bodies[i % bodies.length]!) {
   const latencies: number[] = [];
@@ -65,10 +87,9 @@ async function load(base: string, n: number, concurrency: number, path = '/ai/v1
       while (next < n) {
         const i = next++;
         const s = performance.now();
-        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: token, 'content-type': 'application/json' }, body: body(i) });
-        await res.arrayBuffer();
+        const status = await post(base, path, body(i));
         latencies.push(performance.now() - s);
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
     }),
   );
@@ -120,7 +141,7 @@ try {
   const jobs = quick ? 100 : 1000;
   say(`memory: ${jobs} jobs through one worker`);
   const small = all.filter((p) => p.img1.includes('celeb5_faces') && p.img2.includes('celeb5_faces')).slice(0, 50);
-  const smallBodies = small.map((p) => JSON.stringify({ img1: dataUri(p.img1), img2: dataUri(p.img2) }));
+  const smallBodies = small.map((p) => Buffer.from(JSON.stringify({ img1: dataUri(p.img1), img2: dataUri(p.img2) })));
   const mem = await startService(redisUrl, { workers: 1, env: { ...serviceEnv, LOG_LEVEL: 'debug' } });
   stopAll.push(mem);
   await load(mem.baseUrl, jobs, 4, '/ai/v1/face-verification/verify', (i) => smallBodies[i % smallBodies.length]!);
@@ -139,13 +160,23 @@ try {
     await s.stop(); // nothing else running: the API alone
     await deleteKeys(redisUrl, s.prefix);
   }
-  // As deployed for throughput: one API process per core sharing the port (API_PROCESSES).
-  const ing = await startService(redisUrl, { workers: 0, env: { ...serviceEnv, API_PROCESSES: String(cores) } });
-  stopAll.push(ing);
+  // The headline runs the default deployment, one API process. On this box the API shares its two cores
+  // with Redis and the load generator, so a process per core (API_PROCESSES) is measured beside it to
+  // show whether it helps here; it pays where the API has cores to itself.
   const big = readdirLargest(join(datasets, 'face_recognition_examples'));
-  const ingressBody = JSON.stringify({ img1: dataUri(big[0]!), img2: dataUri(big[1]!) });
-  const ingress = await load(ing.baseUrl, quick ? 200 : 1500, 16, '/ai/v1/face-verification/jobs', () => ingressBody);
-  await deleteKeys(redisUrl, ing.prefix);
+  const ingressBody = Buffer.from(JSON.stringify({ img1: dataUri(big[0]!), img2: dataUri(big[1]!) }));
+  const ingressRequests = quick ? 200 : 1500;
+  const ingressRun = async (apiProcesses: number) => {
+    const ing = await startService(redisUrl, { workers: 0, env: { ...serviceEnv, API_PROCESSES: String(apiProcesses) } });
+    stopAll.push(ing);
+    await load(ing.baseUrl, 32, 16, '/ai/v1/face-verification/jobs', () => ingressBody); // warm-up
+    const run = await load(ing.baseUrl, ingressRequests, 16, '/ai/v1/face-verification/jobs', () => ingressBody);
+    await ing.stop();
+    stopAll.splice(stopAll.indexOf(ing), 1);
+    return run;
+  };
+  const ingress = await ingressRun(1);
+  const ingressPerCore = quick || cores === 1 ? null : await ingressRun(cores);
 
   // ---- batching on WASM, in-process (full runs only: it loads two more engines)
   let batching: { wasmPairsPerSec: number; wasmBatchedPairsPerSec: number; batchSize: number } | null = null;
@@ -162,6 +193,7 @@ try {
     cores,
     quick,
     engine: engineReport,
+    flops,
     e2e: {
       requests: n,
       clientConcurrency,
@@ -178,7 +210,15 @@ try {
     },
     scaling: { oneWorkerPairsPerSec: round(one.perSec), twoWorkersPairsPerSec: round(e2e.perSec), ratio: round(e2e.perSec / one.perSec) },
     memory,
-    ingress: { requests: quick ? 200 : 1500, concurrency: 16, apiProcesses: cores, statuses: ingress.statuses, enqueuesPerSec: round(ingress.perSec, 1), requestBytes: ingressBody.length },
+    ingress: {
+      requests: ingressRequests,
+      concurrency: 16,
+      apiProcesses: 1,
+      statuses: ingress.statuses,
+      enqueuesPerSec: round(ingress.perSec, 1),
+      requestBytes: ingressBody.length,
+      processPerCore: ingressPerCore && { apiProcesses: cores, statuses: ingressPerCore.statuses, enqueuesPerSec: round(ingressPerCore.perSec, 1) },
+    },
     batching,
   };
   const targets = {
@@ -187,7 +227,7 @@ try {
     concurrency1: report.e2e.concurrency1P50Ms <= report.e2e.directMsPerPair + 25,
     scaling: report.scaling.ratio >= 1.6,
     memory: (memory.rssEndMb ?? 0) - (memory.rssStartMb ?? 0) <= 50 && memory.numTensorsEnd === memory.numTensorsStart,
-    ingress: report.ingress.enqueuesPerSec >= 300,
+    ingress: report.ingress.enqueuesPerSec >= 300 && report.ingress.statuses[202] === ingressRequests,
   };
   if (flags.json) console.log(JSON.stringify({ ...report, targets }));
   else {
@@ -197,7 +237,8 @@ try {
       ['latency c=1', `sync p50 ${report.e2e.concurrency1P50Ms} ms vs direct ${report.e2e.directMsPerPair} ms/pair`, `${targets.concurrency1 ? 'met' : 'MISSED'} (<= direct + 25 ms)`],
       ['scaling', `1 worker ${report.scaling.oneWorkerPairsPerSec}/s, 2 workers ${report.scaling.twoWorkersPairsPerSec}/s: ${report.scaling.ratio}x`, `${targets.scaling ? 'met' : 'MISSED'} (>= 1.6)`],
       ['memory', `${memory.jobs} jobs: rss ${memory.rssStartMb} -> ${memory.rssEndMb} MB, tensors ${memory.numTensorsStart} -> ${memory.numTensorsEnd}`, `${targets.memory ? 'met' : 'MISSED'} (<= 50 MB, tensors equal)`],
-      ['ingress', `${report.ingress.enqueuesPerSec} enqueues/s (${Math.round(report.ingress.requestBytes / 1024)} KB requests, ${cores} API processes)`, `${targets.ingress ? 'met' : 'MISSED'} (>= 300)`],
+      ['ingress', `${report.ingress.enqueuesPerSec} enqueues/s (${Math.round(report.ingress.requestBytes / 1024)} KB requests, 1 API process${ingressPerCore ? `; ${round(ingressPerCore.perSec, 1)}/s with ${cores}` : ''})`, `${targets.ingress ? 'met' : 'MISSED'} (>= 300)`],
+      ['flops', `GFLOPs per pass: tiny224 ${flops.tiny224}, tiny416 ${flops.tiny416}, ssd512 ${flops.ssd512}, landmarks ${flops.landmarks112}, recognition ${flops.recognition150}; typical pair ${flops.typicalPairGflops}`, 'report only'],
       ['batching', batching ? `WASM ${batching.wasmPairsPerSec} pairs/s unbatched, ${batching.wasmBatchedPairsPerSec} batched (4)` : 'full runs only', 'report only'],
     ];
     console.log(`facematch bench (${engine.backend}, ${cores} cores${quick ? ', quick' : ''})`);

@@ -13,6 +13,7 @@ import { defaultModelsDir, manifest, readVerifiedModels } from '@facematch/model
 import { ALIGN_INDICES, CHIP_SIZE, chipTemplate, fitSimilarity, warpSimilarity, type Point, type RgbImage, type Similarity } from './align.ts';
 import { loadBackend, type BackendRequest, type LoadedBackend } from './backend.ts';
 import { MicroBatcher } from './batcher.ts';
+import { countFlops } from './flops.ts';
 import { decodeImage, letterbox, type DecodeLimits, type DecodedImage, type ImageInput } from './decode.ts';
 
 export type DetectorName = 'auto' | 'tiny' | 'ssd';
@@ -243,6 +244,30 @@ export class FaceEngine {
     await run([LANDMARK_INPUT, LANDMARK_INPUT, 3], (t) => nets.faceLandmark68Net.detectLandmarks(t as never));
     await run([CHIP_SIZE, CHIP_SIZE, 3], (t) => nets.faceRecognitionNet.computeFaceDescriptor(t as never));
     if (tf.memory().numTensors !== before) throw new Error(`warm-up leaked ${tf.memory().numTensors - before} tensors`);
+  }
+
+  /**
+   * GFLOPs of one forward pass of each net at the sizes this pipeline feeds it, counted from the kernels
+   * tfjs runs (tf.profile shapes): the measured basis of the GPU throughput estimate, not a timing.
+   */
+  async gflopsPerPass(): Promise<Record<'tiny224' | 'tiny416' | 'ssd512' | 'landmarks112' | 'recognition150', number>> {
+    const tf = this.tf;
+    const { nets, TinyFaceDetectorOptions, SsdMobilenetv1Options } = this.faceapi;
+    const on = async (size: number, fn: (t: TF.Tensor3D) => Promise<unknown>) => {
+      const t = tf.fill([size, size, 3], 128, 'float32') as TF.Tensor3D;
+      try {
+        return Math.round((await countFlops(tf, () => fn(t))) / 1e6) / 1e3;
+      } finally {
+        t.dispose();
+      }
+    };
+    return {
+      tiny224: await on(224, (t) => nets.tinyFaceDetector.locateFaces(t as never, new TinyFaceDetectorOptions({ inputSize: 224 }))),
+      tiny416: await on(416, (t) => nets.tinyFaceDetector.locateFaces(t as never, new TinyFaceDetectorOptions({ inputSize: 416 }))),
+      ssd512: await on(512, (t) => nets.ssdMobilenetv1.locateFaces(t as never, new SsdMobilenetv1Options())),
+      landmarks112: await on(LANDMARK_INPUT, (t) => nets.faceLandmark68Net.detectLandmarks(t as never)),
+      recognition150: await on(CHIP_SIZE, (t) => nets.faceRecognitionNet.computeFaceDescriptor(t as never)),
+    };
   }
 
   async verify(img1: ImageInput, img2: ImageInput): Promise<VerifyResult> {
