@@ -1,8 +1,10 @@
-import { z } from 'zod';
+import { z } from './zod.ts';
 import { ERROR_CATALOG } from './errors.ts';
 import { VerifyResultSchema } from './result.ts';
 
-const imageField = z.string({ error: 'must be a data URI or base64 string' });
+const imageField = z
+  .string({ error: 'must be a data URI or base64 string' })
+  .describe('A JPEG, PNG or WebP photo: a data URI (data:image/jpeg;base64,...) or bare base64. The format is read from the bytes, not the label.');
 
 /** The seed contract's body. Unknown fields are ignored, as VideoSDK's API does. */
 export const VerifyRequestSchema = z.object({
@@ -12,9 +14,9 @@ export const VerifyRequestSchema = z.object({
 export type VerifyRequest = z.infer<typeof VerifyRequestSchema>;
 
 export const SubmitJobRequestSchema = VerifyRequestSchema.extend({
-  webhookUrl: z.string().max(2048).optional(),
+  webhookUrl: z.string().max(2048).optional().describe('HTTPS URL that receives the signed result event when the job ends'),
   /** Echoed back on the job and in webhooks; small, and never interpreted. */
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional().describe('Up to 4 KB of JSON, echoed on the job and in its webhook'),
 });
 export type SubmitJobRequest = z.infer<typeof SubmitJobRequestSchema>;
 
@@ -29,6 +31,18 @@ export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 export const JobStatusSchema = z.enum(['queued', 'active', 'completed', 'failed']);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+/** What a submission answers before the job has a result: where it stands, and its id to poll. */
+export const JobAcceptedSchema = z.object({ id: z.string(), status: JobStatusSchema });
+export type JobAccepted = z.infer<typeof JobAcceptedSchema>;
+
+export const ReadinessSchema = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  redis: z.boolean(),
+  /** Workers connected to the queue now. */
+  workers: z.number().int().nonnegative(),
+});
+export type Readiness = z.infer<typeof ReadinessSchema>;
 
 export const WebhookStateSchema = z.object({
   status: z.enum(['pending', 'delivered', 'failed']),

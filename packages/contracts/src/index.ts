@@ -3,3 +3,4 @@ export * from './result.ts';
 export * from './image-input.ts';
 export * from './api.ts';
 export * from './image-header.ts';
+export * from './webhook-signature.ts';

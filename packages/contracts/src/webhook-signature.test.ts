@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { generateWebhookSecret, verifyWebhook, webhookHeaders } from './sign.ts';
+import { generateWebhookSecret, verifyWebhook, webhookHeaders } from './webhook-signature.ts';
 
 describe('Standard Webhooks signing', () => {
   const secret = generateWebhookSecret();
