@@ -63,7 +63,10 @@ if (!webhookSecrets && env.NODE_ENV !== 'production') {
 }
 
 const childEnv = { ...process.env, FACEMATCH_TENANTS: tenants, REDIS_URL: env.REDIS_URL, ...(webhookSecrets ? { FACEMATCH_WEBHOOK_SECRETS: webhookSecrets } : {}) };
-const workers = new Supervisor({ name: 'worker', script: script('../../worker/src/main.ts'), count: env.WORKERS ?? availableParallelism(), env: childEnv }, log);
+const workers = new Supervisor(
+  { name: 'worker', script: script('../../worker/src/main.ts'), count: env.WORKERS ?? availableParallelism(), env: { ...childEnv, METRICS_PORT: String(env.METRICS_PORT) } },
+  log,
+);
 const api = new Supervisor({ name: 'api', script: script('../../api/src/main.ts'), count: 1, env: childEnv }, log);
 workers.start();
 api.start();

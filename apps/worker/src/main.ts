@@ -2,6 +2,7 @@
 import { loadConfigOrExit, workerEnvSchema } from '@facematch/config';
 import { FaceEngine, engineOptionsFromEnv } from '@facematch/engine';
 import { createLogger } from '@facematch/logger';
+import { WorkerMetrics, serveMetrics } from '@facematch/metrics';
 import { DeliveryWorker, VerifyWorker } from '@facematch/queue';
 import { deliver, webhookHeaders } from '@facematch/webhooks';
 
@@ -14,6 +15,9 @@ process.on('unhandledRejection', (err) => {
 });
 
 const engine = await FaceEngine.create(engineOptionsFromEnv(env, (msg, fields) => log.info(fields ?? {}, msg)));
+const metrics = new WorkerMetrics({ backend: engine.backend, detector: engine.detector });
+// Each worker process serves its own metrics: N processes on a host answer on METRICS_PORT..+N-1.
+const metricsServer = env.METRICS_PORT === undefined ? undefined : await serveMetrics(metrics.registry, env.METRICS_PORT + env.WORKER_SLOT, env.METRICS_HOST);
 
 const delivery = {
   redisUrl: env.REDIS_URL,
@@ -40,6 +44,7 @@ const worker = VerifyWorker.start(
     return result;
   },
   log,
+  (e) => metrics.job(e.outcome === 'completed' ? { outcome: 'completed' } : { outcome: 'failed', code: e.code ?? 'INTERNAL' }, { queueWait: e.queueWaitMs, decode: e.decodeMs, inference: e.inferMs }),
 );
 const deliveries = DeliveryWorker.start(
   { ...delivery, concurrency: env.WEBHOOK_CONCURRENCY, lockDurationMs: Math.max(env.WORKER_LOCK_MS, env.WEBHOOK_TIMEOUT_MS * 2) },
@@ -53,11 +58,13 @@ const deliveries = DeliveryWorker.start(
     });
   },
   log,
+  (outcome) => metrics.delivery(outcome),
 );
 if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhooks may reach loopback and private networks (development only)');
 else log.info('webhooks to loopback, private, link-local and metadata addresses are refused');
-log.info({ backend: engine.backend, concurrency: Math.max(env.WORKER_CONCURRENCY, engine.batchSize), lockMs: env.WORKER_LOCK_MS, queuePrefix: env.QUEUE_PREFIX }, 'worker ready');
-process.send?.({ type: 'ready', backend: engine.backend });
+const metricsAddr = metricsServer?.address();
+log.info({ backend: engine.backend, metricsPort: typeof metricsAddr === 'object' ? metricsAddr?.port : undefined, concurrency: Math.max(env.WORKER_CONCURRENCY, engine.batchSize), lockMs: env.WORKER_LOCK_MS, queuePrefix: env.QUEUE_PREFIX }, 'worker ready');
+process.send?.({ type: 'ready', backend: engine.backend, metricsPort: typeof metricsAddr === 'object' ? metricsAddr?.port : undefined });
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -65,6 +72,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal, deadlineMs: env.SHUTDOWN_TIMEOUT_MS }, 'worker stopping: no new jobs, finishing the current one');
   const [outcome] = await Promise.all([worker.close(env.SHUTDOWN_TIMEOUT_MS), deliveries.close()]);
+  metricsServer?.close();
   log.info({ outcome }, 'worker stopped');
   process.exit(0);
 }

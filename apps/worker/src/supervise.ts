@@ -23,7 +23,7 @@ export class Supervisor {
   }
 
   private spawn(slot: number): void {
-    const child = fork(this.opts.script, [], { execArgv: ['--import', TSX_IMPORT], env: { ...process.env, ...this.opts.env } });
+    const child = fork(this.opts.script, [], { execArgv: ['--import', TSX_IMPORT], env: { ...process.env, ...this.opts.env, WORKER_SLOT: String(slot) } });
     this.children.add(child);
     this.opts.onSpawn?.(slot, child.pid);
     const startedAt = Date.now();

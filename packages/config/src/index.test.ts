@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, engineEnvSchema, parseConfig } from './index.ts';
+import { ConfigError, apiEnvSchema, engineEnvSchema, parseConfig, workerEnvSchema } from './index.ts';
 
 describe('parseConfig', () => {
   it('applies defaults', () => {
@@ -26,5 +26,17 @@ describe('parseConfig', () => {
     expect(problems).toContain('TF_BACKEND');
     expect(problems).toContain('MAX_IMAGE_PIXELS');
     expect(problems).toContain('FACEMATCH_THRESHOLD');
+  });
+
+  it('turns the dashboard on only for an admin token of 16+ characters; empty means off', () => {
+    expect(parseConfig(apiEnvSchema, {}).ADMIN_TOKEN).toBeUndefined();
+    expect(parseConfig(apiEnvSchema, { ADMIN_TOKEN: '' }).ADMIN_TOKEN).toBeUndefined();
+    expect(parseConfig(apiEnvSchema, { ADMIN_TOKEN: 'a'.repeat(16) }).ADMIN_TOKEN).toBe('a'.repeat(16));
+    expect(() => parseConfig(apiEnvSchema, { ADMIN_TOKEN: 'short' })).toThrow(/ADMIN_TOKEN/);
+  });
+
+  it('leaves worker metrics off unless METRICS_PORT is set', () => {
+    expect(parseConfig(workerEnvSchema, {}).METRICS_PORT).toBeUndefined();
+    expect(parseConfig(workerEnvSchema, { METRICS_PORT: '9464', WORKER_SLOT: '2' })).toMatchObject({ METRICS_PORT: 9464, WORKER_SLOT: 2 });
   });
 });

@@ -40,6 +40,11 @@ export const cliEnvSchema = engineEnvSchema.extend({
   LOG_LEVEL: LogLevelSchema.default('warn'),
   /** Where the labelled photo sets live (tests and eval). */
   FACEMATCH_DATASETS: z.string().min(1).optional(),
+  /** Remote mode (`verify --url`): the service, and a token or an API key and secret to mint one. */
+  FACEMATCH_URL: z.string().url().optional(),
+  FACEMATCH_TOKEN: z.string().min(1).optional(),
+  FACEMATCH_API_KEY: z.string().min(1).optional(),
+  FACEMATCH_API_SECRET: z.string().min(1).optional(),
 });
 export type CliEnv = z.infer<typeof cliEnvSchema>;
 
@@ -147,6 +152,8 @@ export const apiEnvSchema = z
     /** Requests per tenant per minute; 0 turns the limit off. */
     RATE_LIMIT_PER_MIN: z.coerce.number().int().nonnegative().default(600),
     FACEMATCH_WEBHOOK_SECRETS: webhookSecretList,
+    /** Turns on the Bull Board dashboard at /admin/queues, for holders of this token. Unset: no dashboard. */
+    ADMIN_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'must be at least 16 characters').optional()),
     ...webhookEnv,
   })
   .superRefine((env, ctx) => {
@@ -166,6 +173,11 @@ export const workerEnvSchema = engineEnvSchema
     FACEMATCH_WEBHOOK_SECRETS: webhookSecretList,
     /** Deliveries in flight per worker process: they wait on the network, not the CPU. */
     WEBHOOK_CONCURRENCY: posInt(16),
+    /** Serves this worker's Prometheus metrics at GET /metrics on this port (plus WORKER_SLOT). Unset: off. */
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    METRICS_HOST: z.string().default('0.0.0.0'),
+    /** Set by the worker supervisor: this process's index, so N workers on one host get N metrics ports. */
+    WORKER_SLOT: z.coerce.number().int().nonnegative().default(0),
     ...webhookEnv,
   })
   .superRefine(noPrivateWebhooksInProduction);
@@ -176,6 +188,8 @@ export const launcherEnvSchema = z.object({
   ...queueEnv,
   WORKERS: z.coerce.number().int().positive().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Worker k serves its metrics on METRICS_PORT+k. */
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   FACEMATCH_TENANTS: z.string().optional(),
   FACEMATCH_WEBHOOK_SECRETS: z.string().optional(),
 });

@@ -1,0 +1,84 @@
+import http from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Job counts by BullMQ state, per queue; read from Redis at scrape time. */
+export type QueueCounts = () => Promise<Record<string, Record<string, number>>>;
+
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The API's metrics: requests by route and status, and the queue's depth by state. */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({ name: 'facematch_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [this.registry] });
+  private readonly latency = new Histogram({ name: 'facematch_http_request_duration_seconds', help: 'Time to answer an HTTP request, sync waits included', labelNames: ['method', 'route', 'status'] as const, buckets: SECONDS, registers: [this.registry] });
+
+  constructor(queueCounts: QueueCounts) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'facematch_api_' });
+    new Gauge({
+      name: 'facematch_queue_jobs',
+      help: 'Jobs in each queue by state, read from Redis at scrape time',
+      labelNames: ['queue', 'state'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const [queue, states] of Object.entries(await queueCounts())) {
+          for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
+        }
+      },
+    });
+  }
+
+  /** `route` is the route pattern (`/jobs/:id`), never the raw path: ids would explode the label set. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.requests.inc(labels);
+    this.latency.observe(labels, seconds);
+  }
+}
+
+export type JobOutcome = { outcome: 'completed' } | { outcome: 'failed'; code: string };
+
+/** A worker's metrics: where a job's time went, how jobs ended, the backend, and webhook deliveries. */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  private readonly phases = new Histogram({ name: 'facematch_job_phase_seconds', help: 'Time a verification job spends in each phase: queue_wait (enqueued to started), decode, inference', labelNames: ['phase'] as const, buckets: SECONDS, registers: [this.registry] });
+  private readonly jobs = new Counter({ name: 'facematch_jobs_total', help: 'Verification jobs ended, by outcome and error code', labelNames: ['outcome', 'code'] as const, registers: [this.registry] });
+  private readonly deliveries = new Counter({ name: 'facematch_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+
+  constructor(engine: { backend: string; detector: string }) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'facematch_worker_' });
+    new Gauge({ name: 'facematch_engine_info', help: 'The engine this worker runs (value 1)', labelNames: ['backend', 'detector'] as const, registers: [this.registry] }).set(engine, 1);
+  }
+
+  job(outcome: JobOutcome, ms: { queueWait: number; decode?: number; inference?: number }): void {
+    this.jobs.inc({ outcome: outcome.outcome, code: outcome.outcome === 'failed' ? outcome.code : '' });
+    this.phases.observe({ phase: 'queue_wait' }, ms.queueWait / 1000);
+    if (ms.decode !== undefined) this.phases.observe({ phase: 'decode' }, ms.decode / 1000);
+    if (ms.inference !== undefined) this.phases.observe({ phase: 'inference' }, ms.inference / 1000);
+  }
+
+  /** delivered: a 2xx; retry: failed, another attempt is scheduled; failed: attempts exhausted; gone: the receiver said 410. */
+  delivery(outcome: 'delivered' | 'retry' | 'failed' | 'gone'): void {
+    this.deliveries.inc({ outcome });
+  }
+}
+
+/** Serves `registry` at GET /metrics on its own port, for processes without an HTTP server of their own. */
+export function serveMetrics(registry: Registry, port: number, host: string): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}`),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+export { Registry };
