@@ -10,9 +10,13 @@ import {
   toFaceMatchError,
   type JobView,
 } from '@facematch/contracts';
+import { buildOpenApiDocument } from '@facematch/contracts/openapi';
 import type { Logger } from '@facematch/logger';
+import type { ApiMetrics } from '@facematch/metrics';
 import type { VerifyQueueClient } from '@facematch/queue';
 import { checkWebhookUrl, type UrlPolicy } from '@facematch/webhooks';
+import swaggerUi from 'swagger-ui-express';
+import { ADMIN_PATH, adminRouter } from './admin.ts';
 import { parseJsonBody } from './json-body.ts';
 
 /** The queue as the API uses it; tests may hand in a fake. */
@@ -22,6 +26,10 @@ export interface AppDeps {
   queue: QueuePort;
   tenants: ReadonlyMap<string, Tenant>;
   log: Logger;
+  /** Request and queue metrics served at /metrics; absent in unit tests. */
+  metrics?: ApiMetrics;
+  /** Bull Board at /admin/queues for holders of the token; absent when ADMIN_TOKEN is unset. */
+  admin?: { token: string; queues: readonly unknown[] };
   config: {
     syncWaitMs: number;
     maxBodyBytes: number;
@@ -58,6 +66,7 @@ export function createApp(deps: AppDeps): express.Express {
     Object.assign(res.locals, { requestId, log });
     const t0 = performance.now();
     res.on('finish', () => {
+      deps.metrics?.request(req.method, routeLabel(req), res.statusCode, (performance.now() - t0) / 1000);
       log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(performance.now() - t0), tenant: (res.locals as Partial<Locals>).tenant?.apiKey }, 'request');
     });
     next();
@@ -68,6 +77,23 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('x-served-by', String(process.pid));
     res.json({ status: 'ok' });
   });
+
+  // The contract, generated from the zod schemas this app validates with, and a page to read it.
+  const openapi = buildOpenApiDocument({ version: '1.0.0' });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'facematch API' }));
+
+  if (deps.metrics) {
+    const { registry } = deps.metrics;
+    app.get('/metrics', async (_req, res) => {
+      res.setHeader('content-type', registry.contentType);
+      res.send(await registry.metrics());
+    });
+  }
+
+  if (deps.admin) app.use(ADMIN_PATH, adminRouter(deps.admin.token, deps.admin.queues));
 
   app.get('/readyz', async (_req, res) => {
     const redis = await queue.ping();
@@ -221,6 +247,18 @@ function checkImages(body: { img1: string; img2: string }, locals: Locals, confi
     return encoded ? { encoded } : body[key];
   };
   return [checkImage(input('img1'), 'img1', limits).data, checkImage(input('img2'), 'img2', limits).data];
+}
+
+/** The route pattern for metrics labels: job ids in raw paths would make a series per job. */
+function routeLabel(req: Request): string {
+  if (req.route) return `${req.baseUrl}${(req.route as { path: string }).path}`;
+  const path = req.originalUrl.split('?')[0] ?? '';
+  // Refused before a route matched (a 401 in the auth middleware, say): name the route it was meant for.
+  if (path === `${BASE}/verify` || path === `${BASE}/jobs`) return path;
+  if (path.startsWith(`${BASE}/jobs/`)) return `${BASE}/jobs/:id`;
+  if (path.startsWith(ADMIN_PATH)) return ADMIN_PATH;
+  if (path.startsWith('/docs')) return '/docs';
+  return 'unmatched';
 }
 
 /** Maps body-parser's errors onto our codes. */

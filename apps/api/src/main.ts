@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { apiEnvSchema, loadConfigOrExit } from '@facematch/config';
 import { createLogger } from '@facematch/logger';
+import { ApiMetrics } from '@facematch/metrics';
 import { VerifyQueueClient } from '@facematch/queue';
 import { createApp } from './app.ts';
 
@@ -26,6 +27,8 @@ function serve(): void {
     queue,
     tenants,
     log,
+    metrics: new ApiMetrics(() => queue.counts()),
+    admin: env.ADMIN_TOKEN ? { token: env.ADMIN_TOKEN, queues: queue.dashboardQueues() } : undefined,
     config: {
       syncWaitMs: env.SYNC_WAIT_MS,
       maxBodyBytes: env.MAX_BODY_BYTES,
@@ -50,7 +53,7 @@ function serve(): void {
   server.listen(env.PORT, env.HOST, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : env.PORT;
-    log.info({ port, tenants: tenants.size, syncWaitMs: env.SYNC_WAIT_MS, queuePrefix: env.QUEUE_PREFIX }, `api listening on http://127.0.0.1:${port}`);
+    log.info({ port, tenants: tenants.size, adminDashboard: env.ADMIN_TOKEN !== undefined, syncWaitMs: env.SYNC_WAIT_MS, queuePrefix: env.QUEUE_PREFIX }, `api listening on http://127.0.0.1:${port}`);
     process.send?.({ type: 'listening', port });
   });
 
