@@ -3,16 +3,20 @@ import { parseArgs } from 'node:util';
 import { parseTtl, signToken } from '@facematch/auth';
 import { cliEnvSchema, ConfigError, parseConfig } from '@facematch/config';
 import { isFaceMatchError } from '@facematch/contracts';
+import { FaceMatchApiError, FaceMatchClient } from '@facematch/client';
 import { FaceEngine, engineOptionsFromEnv } from '@facematch/engine';
 import { evaluate, formatReport } from './eval.ts';
 import { readPairs } from './pairs.ts';
 
 const USAGE = `usage:
   facematch verify <img1> <img2>             exit 0 same person, 1 different, 2 error
+  facematch verify --url <baseUrl> [--token <jwt> | --apikey <key> --secret <secret>] <img1> <img2>
+                                             the same, through a running service (the SDK)
   facematch token --apikey <key> --secret <secret> [--ttl 2h]   print an API token
   facematch eval --pairs <file.csv> [--root <dir>] [--threshold t] [--json] [--distances <out.csv>] [--reference]
 
-environment: TF_BACKEND=auto|cuda|tensorflow|wasm, FACE_DETECTOR=auto|tiny|ssd, FACEMATCH_THRESHOLD, MODELS_DIR`;
+environment: TF_BACKEND=auto|cuda|tensorflow|wasm, FACE_DETECTOR=auto|tiny|ssd, FACEMATCH_THRESHOLD, MODELS_DIR;
+remote mode: FACEMATCH_URL, FACEMATCH_TOKEN, or FACEMATCH_API_KEY and FACEMATCH_API_SECRET`;
 
 /** Returns the process exit code; never calls process.exit so tests can drive it. */
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
@@ -38,11 +42,26 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     }
 
     if (command === 'verify') {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const { positionals, values } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { url: { type: 'string' }, token: { type: 'string' }, apikey: { type: 'string' }, secret: { type: 'string' } },
+      });
       if (positionals.length !== 2) throw new UsageError('verify takes exactly two image paths');
       const [a, b] = await Promise.all(positionals.map((p) => readFile(p)));
-      const engine = await makeEngine();
-      const result = await engine.verify(a!, b!);
+      const url = values.url ?? env.FACEMATCH_URL;
+      let result;
+      if (url) {
+        const token = values.token ?? env.FACEMATCH_TOKEN;
+        const apiKey = values.apikey ?? env.FACEMATCH_API_KEY;
+        const secret = values.secret ?? env.FACEMATCH_API_SECRET;
+        if (!token && !(apiKey && secret)) throw new UsageError('remote verify needs --token, or --apikey and --secret (or FACEMATCH_TOKEN / FACEMATCH_API_KEY and FACEMATCH_API_SECRET)');
+        const client = new FaceMatchClient({ baseUrl: url, ...(token ? { token } : { apiKey, secret }) });
+        result = await client.verify(a!, b!);
+      } else {
+        const engine = await makeEngine();
+        result = await engine.verify(a!, b!);
+      }
       io.out.write(`${JSON.stringify(result, null, 2)}\n`);
       return result.verified ? 0 : 1;
     }
@@ -69,7 +88,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
 
     throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
   } catch (err) {
-    if (isFaceMatchError(err)) {
+    if (isFaceMatchError(err) || err instanceof FaceMatchApiError) {
       io.err.write(`${err.code}: ${err.message}\n`);
     } else if (err instanceof UsageError) {
       io.err.write(`USAGE: ${err.message}\n${USAGE}\n`);
