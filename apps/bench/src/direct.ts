@@ -1,6 +1,7 @@
 // A child process that calls the engine directly: the yardstick the service is measured against.
 // Protocol (IPC): parent sends {pairs: [[pathA, pathB], ...], batch?: number}; child loads, warms up, replies
-// {type:'ready'}; parent sends {type:'go'}; child replies {type:'done', ms, pairs}.
+// {type:'ready'}; then either {type:'go'}, answered {type:'done', ms, pairs} after every pair, or
+// {type:'one', i} for one pair at a time, answered {type:'one', ms}, until {type:'end'}.
 import { readFile } from 'node:fs/promises';
 import { FaceEngine } from '@facematch/engine';
 
@@ -14,17 +15,36 @@ const engine = await FaceEngine.create({ backend: 'wasm', ...(setup.batch ? { ba
 const bytes = await Promise.all(setup.pairs.map(async ([a, b]) => [await readFile(a), await readFile(b)] as const));
 await engine.verify(bytes[0]![0], bytes[0]![1]);
 process.send!({ type: 'ready' });
-await new Promise((resolve) => process.once('message', resolve));
-const t0 = performance.now();
-const lanes = setup.batch ?? 1;
-let next = 0;
-await Promise.all(
-  Array.from({ length: lanes }, async () => {
-    while (next < bytes.length) {
-      const [a, b] = bytes[next++]!;
-      await engine.verify(a, b).catch(() => undefined);
-    }
-  }),
-);
-process.send!({ type: 'done', ms: performance.now() - t0, pairs: bytes.length });
-process.disconnect();
+const first = await new Promise<{ type: string; i?: number }>((resolve) => process.once('message', (m) => resolve(m as { type: string })));
+if (first.type === 'one') {
+  // One pair per message: the parent interleaves these with the same pairs through the service.
+  const one = async (i: number) => {
+    const [a, b] = bytes[i]!;
+    const s = performance.now();
+    await engine.verify(a, b).catch(() => undefined);
+    process.send!({ type: 'one', ms: performance.now() - s });
+  };
+  process.on('message', (m: { type: string; i?: number }) => {
+    if (m.type === 'one') void one(m.i!);
+    else process.disconnect();
+  });
+  await one(first.i!);
+} else {
+  await runAll();
+}
+
+async function runAll(): Promise<void> {
+  const t0 = performance.now();
+  const lanes = setup.batch ?? 1;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < bytes.length) {
+        const [a, b] = bytes[next++]!;
+        await engine.verify(a, b).catch(() => undefined);
+      }
+    }),
+  );
+  process.send!({ type: 'done', ms: performance.now() - t0, pairs: bytes.length });
+  process.disconnect();
+}

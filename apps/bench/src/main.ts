@@ -97,6 +97,31 @@ async function load(base: string, n: number, concurrency: number, path = '/ai/v1
   return { perSec: n / seconds, latencies, statuses: Object.fromEntries(statuses) };
 }
 
+/**
+ * Concurrency 1, interleaved: each pair through the engine directly, then the same pair through the
+ * service, so the machine's drift (this is a shared VM) hits both alike, as in the engine comparison.
+ */
+async function interleaved(base: string, pairs: [string, string][]) {
+  const script = fileURLToPath(new URL('./direct.ts', import.meta.url));
+  const child = fork(script, [], { execArgv: ['--import', TSX_IMPORT], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const reply = () => new Promise<{ type: string; ms: number }>((r) => child.once('message', (m) => r(m as { type: string; ms: number })));
+  child.send({ pairs });
+  await reply(); // ready
+  const direct: number[] = [];
+  const service: number[] = [];
+  for (let i = 0; i < pairs.length; i++) {
+    const answer = reply();
+    child.send({ type: 'one', i });
+    direct.push((await answer).ms);
+    const body = Buffer.from(JSON.stringify({ img1: dataUri(pairs[i]![0]), img2: dataUri(pairs[i]![1]) }));
+    const s = performance.now();
+    await post(base, '/ai/v1/face-verification/verify', body);
+    service.push(performance.now() - s);
+  }
+  child.send({ type: 'end' });
+  return { direct, service, overhead: service.map((ms, i) => ms - direct[i]!) };
+}
+
 async function direct(processes: number, pairs: [string, string][], batch?: number) {
   const script = fileURLToPath(new URL('./direct.ts', import.meta.url));
   const kids = Array.from({ length: processes }, (_, k) => {
@@ -127,9 +152,8 @@ try {
   const e2e = await load(svc.baseUrl, n, clientConcurrency);
   const pathPairs = servicePairs.map((p) => [p.img1, p.img2] as [string, string]);
   const directN = await direct(cores, Array.from({ length: n }, (_, i) => pathPairs[i % pathPairs.length]!));
-  say('e2e: concurrency 1');
-  const c1 = await load(svc.baseUrl, quick ? 6 : 24, 1);
-  const direct1 = await direct(1, pathPairs.slice(0, quick ? 6 : 24));
+  say('e2e: concurrency 1, each pair direct then through the service');
+  const c1 = await interleaved(svc.baseUrl, pathPairs.slice(0, quick ? 6 : 24));
 
   // ---- 3. scaling: the same load through one worker
   say('scaling: one worker');
@@ -205,8 +229,10 @@ try {
       p99Ms: round(pct(e2e.latencies, 99), 1),
       directPairsPerSec: round(directN.pairsPerSec),
       efficiency: round(e2e.perSec / directN.pairsPerSec),
-      concurrency1P50Ms: round(pct(c1.latencies, 50), 1),
-      directMsPerPair: round(direct1.msPerPair, 1),
+      concurrency1P50Ms: round(pct(c1.service, 50), 1),
+      // The same pairs, the direct call just before each service call.
+      directMsPerPair: round(pct(c1.direct, 50), 1),
+      concurrency1OverheadP50Ms: round(pct(c1.overhead, 50), 1),
     },
     scaling: { oneWorkerPairsPerSec: round(one.perSec), twoWorkersPairsPerSec: round(e2e.perSec), ratio: round(e2e.perSec / one.perSec) },
     memory,
@@ -234,7 +260,7 @@ try {
     const rows: [string, string, string][] = [
       ['engine', `ours ${engineReport.oursMsPerImage} ms/img vs demo ${engineReport.referenceMsPerImage}: ${engineReport.speedup}x; accuracy ${engineReport.oursAccuracy} vs ${engineReport.referenceAccuracy}`, `${targets.speedup ? 'met' : 'MISSED'} (>= 3.0x, accuracy >=)`],
       ['e2e', `${report.e2e.pairsPerSec} pairs/s; p50 ${report.e2e.p50Ms} p95 ${report.e2e.p95Ms} p99 ${report.e2e.p99Ms} ms; direct ${report.e2e.directPairsPerSec}/s; efficiency ${report.e2e.efficiency}`, `${targets.efficiency ? 'met' : 'MISSED'} (>= 0.90)`],
-      ['latency c=1', `sync p50 ${report.e2e.concurrency1P50Ms} ms vs direct ${report.e2e.directMsPerPair} ms/pair`, `${targets.concurrency1 ? 'met' : 'MISSED'} (<= direct + 25 ms)`],
+      ['latency c=1', `sync p50 ${report.e2e.concurrency1P50Ms} ms vs direct p50 ${report.e2e.directMsPerPair} ms on the same pairs, interleaved (median overhead ${report.e2e.concurrency1OverheadP50Ms} ms)`, `${targets.concurrency1 ? 'met' : 'MISSED'} (<= direct + 25 ms)`],
       ['scaling', `1 worker ${report.scaling.oneWorkerPairsPerSec}/s, 2 workers ${report.scaling.twoWorkersPairsPerSec}/s: ${report.scaling.ratio}x`, `${targets.scaling ? 'met' : 'MISSED'} (>= 1.6)`],
       ['memory', `${memory.jobs} jobs: rss ${memory.rssStartMb} -> ${memory.rssEndMb} MB, tensors ${memory.numTensorsStart} -> ${memory.numTensorsEnd}`, `${targets.memory ? 'met' : 'MISSED'} (<= 50 MB, tensors equal)`],
       ['ingress', `${report.ingress.enqueuesPerSec} enqueues/s (${Math.round(report.ingress.requestBytes / 1024)} KB requests, 1 API process${ingressPerCore ? `; ${round(ingressPerCore.perSec, 1)}/s with ${cores}` : ''})`, `${targets.ingress ? 'met' : 'MISSED'} (>= 300)`],
