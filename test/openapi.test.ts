@@ -12,6 +12,7 @@ const curie1 = uri('person-a-1.jpg');
 const curie2 = uri('person-a-2.jpg');
 const coffee = uri('no-face.jpg');
 const BASE = '/ai/v1/face-verification';
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const redisUrl = await redisUrlForTests();
 
 type Doc = {
@@ -23,7 +24,9 @@ type Doc = {
 
 describe.skipIf(!redisUrl)('the OpenAPI document, against live responses', () => {
   let svc: Service;
+  let idle: Service;
   let impatient: string;
+  let withAdmin: string;
   let doc: Doc;
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   const covered = new Set<string>();
@@ -61,10 +64,13 @@ describe.skipIf(!redisUrl)('the OpenAPI document, against live responses', () =>
     await rx.listen();
     svc = await startService(redisUrl!, { workers: 1, env: { FACEMATCH_WEBHOOK_SECRETS: `${TENANTS[0].apiKey}:${secret}`, WEBHOOK_ALLOW_PRIVATE: 'true' } });
     impatient = (await svc.startApi({ SYNC_WAIT_MS: '1' })).baseUrl;
+    withAdmin = (await svc.startApi({ ADMIN_TOKEN })).baseUrl;
+    idle = await startService(redisUrl!, { workers: 0 }); // no worker: not ready
     doc = (await (await fetch(`${svc.baseUrl}/openapi.json`)).json()) as Doc;
     ajv.addSchema(doc, 'openapi.json');
   });
   afterAll(async () => {
+    await idle?.stop();
     await svc?.stop();
     await rx.close();
   });
@@ -122,11 +128,18 @@ describe.skipIf(!redisUrl)('the OpenAPI document, against live responses', () =>
   it('describes the operational endpoints', async () => {
     expect((await check('GET', '/healthz', '/healthz')).status).toBe(200);
     expect((await check('GET', '/readyz', '/readyz')).status).toBe(200);
+    expect((await check('GET', '/readyz', '/readyz', { base: idle.baseUrl })).body).toEqual({ status: 'not_ready', redis: true, workers: 0 });
     expect((await check('GET', '/metrics', '/metrics')).status).toBe(200);
     expect((await check('GET', '/openapi.json', '/openapi.json')).status).toBe(200);
-    const docs = await fetch(`${svc.baseUrl}/docs/`);
-    expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain('swagger-ui');
+    expect((await check('GET', '/docs/', '/docs/')).body).toContain('swagger-ui');
+  });
+
+  it('describes the dashboard: absent without ADMIN_TOKEN, refused without the token, served with it', async () => {
+    expect((await check('GET', '/admin/queues', '/admin/queues')).body.error.code).toBe('NOT_FOUND');
+    expect((await check('GET', '/admin/queues', '/admin/queues', { base: withAdmin, token: null })).body.error.code).toBe('TOKEN_MISSING');
+    expect((await check('GET', '/admin/queues', '/admin/queues', { base: withAdmin, token: 'Bearer not-the-admin-token' })).body.error.code).toBe('TOKEN_INVALID');
+    const page = await check('GET', '/admin/queues', '/admin/queues', { base: withAdmin, token: `Basic ${Buffer.from(`ops:${ADMIN_TOKEN}`).toString('base64')}` });
+    expect(page.status).toBe(200);
   });
 
   it('has no endpoint that the live checks above did not exercise', () => {

@@ -160,6 +160,27 @@ export function buildOpenApiDocument(opts: { version: string; serverUrl?: string
   });
   registry.registerPath({
     method: 'get',
+    path: '/docs/',
+    summary: 'This document, rendered (Swagger UI, served from the API itself)',
+    responses: { 200: { description: 'HTML', content: { 'text/html': { schema: z.string() } } } },
+  });
+  const admin = registry.registerComponent('securitySchemes', 'adminToken', {
+    type: 'http',
+    scheme: 'basic',
+    description: 'ADMIN_TOKEN as the Basic-auth password (any user name), or sent as `Bearer <ADMIN_TOKEN>`.',
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/queues',
+    summary: 'Bull Board over both queues, read-only; exists only when ADMIN_TOKEN is set',
+    security: [{ [admin.name]: [] }],
+    responses: {
+      200: { description: 'The dashboard (HTML); its own JSON API lives under /admin/queues/api', content: { 'text/html': { schema: z.string() } } },
+      ...errorResponses(['TOKEN_MISSING', 'TOKEN_INVALID', 'NOT_FOUND']),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
     path: '/openapi.json',
     summary: 'This document',
     responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
