@@ -16,6 +16,18 @@ describe('ApiMetrics', () => {
     waiting = 7;
     text = await m.registry.metrics();
     expect(text).toContain('facematch_queue_jobs{queue="face-verification",state="waiting"} 7');
+    expect(text).toContain('facematch_queue_reachable 1');
+  });
+
+  it('still serves request metrics when Redis is down, and says the queue is unreachable', async () => {
+    const m = new ApiMetrics(async () => {
+      throw new Error('redis down');
+    });
+    m.request('GET', '/healthz', 200, 0.001);
+    const text = await m.registry.metrics();
+    expect(text).toContain('facematch_http_requests_total{method="GET",route="/healthz",status="200"} 1');
+    expect(text).toContain('facematch_queue_reachable 0');
+    expect(text).not.toContain('facematch_queue_jobs{');
   });
 });
 

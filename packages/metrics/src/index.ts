@@ -14,6 +14,7 @@ export class ApiMetrics {
 
   constructor(queueCounts: QueueCounts) {
     collectDefaultMetrics({ register: this.registry, prefix: 'facematch_api_' });
+    const reachable = new Gauge({ name: 'facematch_queue_reachable', help: '1 if Redis answered the last scrape\'s queue counts, else 0', registers: [this.registry] });
     new Gauge({
       name: 'facematch_queue_jobs',
       help: 'Jobs in each queue by state, read from Redis at scrape time',
@@ -21,7 +22,16 @@ export class ApiMetrics {
       registers: [this.registry],
       async collect() {
         this.reset();
-        for (const [queue, states] of Object.entries(await queueCounts())) {
+        // Redis down must not take the request metrics with it: the depth goes missing and says so.
+        let counts: Awaited<ReturnType<QueueCounts>>;
+        try {
+          counts = await queueCounts();
+        } catch {
+          reachable.set(0);
+          return;
+        }
+        reachable.set(1);
+        for (const [queue, states] of Object.entries(counts)) {
           for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
         }
       },
