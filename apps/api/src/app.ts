@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { authenticate, type Tenant } from '@facematch/auth';
 import {
+  API_BASE,
   ERROR_CATALOG,
   FaceMatchError,
   SubmitJobRequestSchema,
@@ -39,7 +40,6 @@ export interface AppDeps {
   };
 }
 
-const BASE = '/ai/v1/face-verification';
 const RETRY_AFTER_S = 5;
 const MAX_METADATA_BYTES = 4096;
 const IMAGE_KEYS: ReadonlySet<string> = new Set(['img1', 'img2']);
@@ -162,7 +162,7 @@ export function createApp(deps: AppDeps): express.Express {
     } else if (outcome.state === 'failed') {
       res.status(ERROR_CATALOG[outcome.error.code].httpStatus).json({ error: outcome.error });
     } else {
-      res.status(202).location(`${BASE}/jobs/${id}`).json({ id, status: 'queued' });
+      res.status(202).location(`${API_BASE}/jobs/${id}`).json({ id, status: 'queued' });
     }
   });
 
@@ -195,7 +195,7 @@ export function createApp(deps: AppDeps): express.Express {
     const view = created ? undefined : await queue.get(tenant.apiKey, id);
     res
       .status(202)
-      .location(`${BASE}/jobs/${id}`)
+      .location(`${API_BASE}/jobs/${id}`)
       .json(view ?? { id, status: 'queued' });
   });
 
@@ -211,7 +211,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(204).end();
   });
 
-  app.use(BASE, api);
+  app.use(API_BASE, api);
 
   app.use((_req, _res, next) => next(new FaceMatchError('NOT_FOUND', 'no such route')));
 
@@ -254,8 +254,8 @@ function routeLabel(req: Request): string {
   if (req.route) return `${req.baseUrl}${(req.route as { path: string }).path}`;
   const path = req.originalUrl.split('?')[0] ?? '';
   // Refused before a route matched (a 401 in the auth middleware, say): name the route it was meant for.
-  if (path === `${BASE}/verify` || path === `${BASE}/jobs`) return path;
-  if (path.startsWith(`${BASE}/jobs/`)) return `${BASE}/jobs/:id`;
+  if (path === `${API_BASE}/verify` || path === `${API_BASE}/jobs`) return path;
+  if (path.startsWith(`${API_BASE}/jobs/`)) return `${API_BASE}/jobs/:id`;
   if (path.startsWith(ADMIN_PATH)) return ADMIN_PATH;
   if (path.startsWith('/docs')) return '/docs';
   return 'unmatched';

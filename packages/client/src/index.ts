@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  API_BASE,
   ERROR_CATALOG,
   type ErrorCode,
   type JobAccepted,
@@ -12,9 +13,8 @@ import {
 } from '@facematch/contracts';
 
 export type { ErrorCode, JobAccepted, JobView, VerifyResult, WebhookEvent };
-export { WebhookVerificationError } from '@facematch/contracts';
+export { API_BASE, WebhookVerificationError } from '@facematch/contracts';
 
-export const API_BASE = '/ai/v1/face-verification';
 
 /** A file path, a Buffer of image bytes, a data URI, or bare base64. */
 export type ImageSource = string | Buffer | Uint8Array;

@@ -2,6 +2,9 @@ import { z } from './zod.ts';
 import { ERROR_CATALOG } from './errors.ts';
 import { VerifyResultSchema } from './result.ts';
 
+/** Where the VideoSDK-compatible API lives; the server, the spec and the SDK all route from this. */
+export const API_BASE = '/ai/v1/face-verification';
+
 const imageField = z
   .string({ error: 'must be a data URI or base64 string' })
   .describe('A JPEG, PNG or WebP photo: a data URI (data:image/jpeg;base64,...) or bare base64. The format is read from the bytes, not the label.');
@@ -101,3 +104,14 @@ export const VerifyJobDataSchema = z.object({
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 export type VerifyJobData = z.infer<typeof VerifyJobDataSchema>;
+
+/** How a verification job ended and where its time went: the worker reports it, metrics record it. */
+export interface JobEnded {
+  outcome: 'completed' | 'failed';
+  /** The error code of a failed job. */
+  code?: string;
+  /** From enqueue to the start of the attempt that ended it. */
+  queueWaitMs: number;
+  decodeMs?: number;
+  inferMs?: number;
+}

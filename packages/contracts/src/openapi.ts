@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from './zod.ts';
 import {
+  API_BASE,
   ErrorBodySchema,
   JobAcceptedSchema,
   JobViewSchema,
@@ -11,8 +12,6 @@ import {
 } from './api.ts';
 import { ERROR_CATALOG, type ErrorCode } from './errors.ts';
 import { VerifyResultSchema } from './result.ts';
-
-export const API_BASE = '/ai/v1/face-verification';
 
 // The codes each kind of request can answer with; the spec lists them under their HTTP status.
 const AUTH: ErrorCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'UNKNOWN_API_KEY'];
@@ -73,6 +72,8 @@ function errorResponses(codes: ErrorCode[]) {
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+/** A 202 naming the job to poll in its Location header. */
+const accepted = <T extends z.ZodType>(schema: T, description: string) => ({ ...json(schema, description), headers: { Location: { description: 'The job URL', schema: { type: 'string' as const } } } });
 
 /**
  * The OpenAPI 3.1 document, generated from the zod schemas the API validates with and the error
@@ -106,7 +107,7 @@ export function buildOpenApiDocument(opts: { version: string; serverUrl?: string
     request: { body: { required: true, content: { 'application/json': { schema: VerifyRequest } } } },
     responses: {
       200: json(VerifyResult, 'The verdict'),
-      202: { ...json(JobAccepted, 'Still running: poll the Location'), headers: { Location: { description: 'The job URL', schema: { type: 'string' } } } },
+      202: accepted(JobAccepted, 'Still running: poll the Location'),
       ...errorResponses([...AUTH, ...ALWAYS, ...BODY, ...OUTCOME]),
     },
   });
@@ -120,7 +121,7 @@ export function buildOpenApiDocument(opts: { version: string; serverUrl?: string
       body: { required: true, content: { 'application/json': { schema: SubmitJobRequest } } },
     },
     responses: {
-      202: { ...json(z.union([JobView, JobAccepted]), 'Queued (or, for a repeated Idempotency-Key, the existing job)'), headers: { Location: { description: 'The job URL', schema: { type: 'string' } } } },
+      202: accepted(z.union([JobView, JobAccepted]), 'Queued (or, for a repeated Idempotency-Key, the existing job)'),
       ...errorResponses([...AUTH, ...ALWAYS, ...BODY, 'WEBHOOK_URL_INVALID', 'WEBHOOK_NOT_CONFIGURED', 'IDEMPOTENCY_KEY_REUSED']),
     },
   });
