@@ -44,7 +44,7 @@ const worker = VerifyWorker.start(
     return result;
   },
   log,
-  (e) => metrics.job(e.outcome === 'completed' ? { outcome: 'completed' } : { outcome: 'failed', code: e.code ?? 'INTERNAL' }, { queueWait: e.queueWaitMs, decode: e.decodeMs, inference: e.inferMs }),
+  (e) => metrics.job(e),
 );
 const deliveries = DeliveryWorker.start(
   { ...delivery, concurrency: env.WEBHOOK_CONCURRENCY, lockDurationMs: Math.max(env.WORKER_LOCK_MS, env.WEBHOOK_TIMEOUT_MS * 2) },

@@ -34,8 +34,8 @@ describe('ApiMetrics', () => {
 describe('WorkerMetrics', () => {
   it('records job phases, outcomes with codes, the engine and deliveries, and serves them', async () => {
     const m = new WorkerMetrics({ backend: 'wasm', detector: 'auto' });
-    m.job({ outcome: 'completed' }, { queueWait: 40, decode: 10, inference: 150 });
-    m.job({ outcome: 'failed', code: 'NO_FACE' }, { queueWait: 5 });
+    m.job({ outcome: 'completed', queueWaitMs: 40, decodeMs: 10, inferMs: 150 });
+    m.job({ outcome: 'failed', code: 'NO_FACE', queueWaitMs: 5 });
     m.delivery('delivered');
     m.delivery('retry');
     const server = await serveMetrics(m.registry, 0, '127.0.0.1');

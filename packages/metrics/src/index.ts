@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { JobEnded } from '@facematch/contracts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Job counts by BullMQ state, per queue; read from Redis at scrape time. */
@@ -46,7 +47,6 @@ export class ApiMetrics {
   }
 }
 
-export type JobOutcome = { outcome: 'completed' } | { outcome: 'failed'; code: string };
 
 /** A worker's metrics: where a job's time went, how jobs ended, the backend, and webhook deliveries. */
 export class WorkerMetrics {
@@ -60,11 +60,11 @@ export class WorkerMetrics {
     new Gauge({ name: 'facematch_engine_info', help: 'The engine this worker runs (value 1)', labelNames: ['backend', 'detector'] as const, registers: [this.registry] }).set(engine, 1);
   }
 
-  job(outcome: JobOutcome, ms: { queueWait: number; decode?: number; inference?: number }): void {
-    this.jobs.inc({ outcome: outcome.outcome, code: outcome.outcome === 'failed' ? outcome.code : '' });
-    this.phases.observe({ phase: 'queue_wait' }, ms.queueWait / 1000);
-    if (ms.decode !== undefined) this.phases.observe({ phase: 'decode' }, ms.decode / 1000);
-    if (ms.inference !== undefined) this.phases.observe({ phase: 'inference' }, ms.inference / 1000);
+  job(e: JobEnded): void {
+    this.jobs.inc({ outcome: e.outcome, code: e.code ?? '' });
+    this.phases.observe({ phase: 'queue_wait' }, e.queueWaitMs / 1000);
+    if (e.decodeMs !== undefined) this.phases.observe({ phase: 'decode' }, e.decodeMs / 1000);
+    if (e.inferMs !== undefined) this.phases.observe({ phase: 'inference' }, e.inferMs / 1000);
   }
 
   /** delivered: a 2xx; retry: failed, another attempt is scheduled; failed: attempts exhausted; gone: the receiver said 410. */

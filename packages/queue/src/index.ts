@@ -1,5 +1,5 @@
 export { VERIFY_QUEUE, VerifyQueueClient, defaultJobOptions, type QueueSettings, type WaitOutcome } from './verify-queue.ts';
-export { VerifyWorker, type VerifyHandler, type WorkerSettings, type JobLog, type JobEnded } from './verify-worker.ts';
+export { VerifyWorker, type VerifyHandler, type WorkerSettings, type JobLog } from './verify-worker.ts';
 export { decodeJobError, encodeJobError } from './job-error.ts';
 export { keys } from './keys.ts';
 export { deleteKeys, dumpKeys, redisAnswers } from './redis.ts';

@@ -1,5 +1,5 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { FaceMatchError, JobName, toFaceMatchError, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
+import { FaceMatchError, JobName, toFaceMatchError, type JobEnded, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
 import { decodeJobError, encodeJobError } from './job-error.ts';
 import { keys } from './keys.ts';
 import { connect, type Redis } from './redis.ts';
@@ -26,17 +26,6 @@ export interface JobLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
-}
-
-/** How each job ended and where its time went, for metrics. */
-export interface JobEnded {
-  outcome: 'completed' | 'failed';
-  /** The error code of a failed job. */
-  code?: string;
-  /** From enqueue to the start of the attempt that ended it. */
-  queueWaitMs: number;
-  decodeMs?: number;
-  inferMs?: number;
 }
 
 type Outcome = { result: VerifyResult } | { error: ReturnType<FaceMatchError['toJSON']> };
