@@ -256,10 +256,6 @@ export class VerifyQueueClient {
     return this.guard(() => this.queue.getWorkersCount());
   }
 
-  async waitingCount(): Promise<number> {
-    return this.guard(() => this.queue.getWaitingCount());
-  }
-
   private deliveryQueue: Queue | undefined;
   private deliveries(): Queue {
     this.deliveryQueue ??= new Queue(DELIVERY_QUEUE, { connection: this.redis, prefix: this.settings.prefix });
