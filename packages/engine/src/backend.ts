@@ -9,6 +9,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type * as FaceApi from '@vladmandic/face-api';
 import type { Backend } from '@facematch/contracts';
 import { FaceMatchError } from '@facematch/contracts';
+import { patchWasmConcat, type KernelPatch } from './kernels.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -20,7 +21,11 @@ export interface LoadedBackend {
   faceapi: typeof FaceApi;
   /** Why this backend was chosen, for the startup log. */
   reason: string;
+  /** Our kernel fixes; `stock` runs code without them (the reference pipeline is face-api as shipped). */
+  kernels: KernelPatch;
 }
+
+const NO_PATCH: KernelPatch = { stock: (fn) => fn() };
 
 function installed(pkg: string): boolean {
   try {
@@ -91,6 +96,7 @@ export async function loadBackend(request: BackendRequest): Promise<LoadedBacken
     await tf.setBackend('tensorflow');
   }
   await tf.ready();
-  loaded = { backend, tf, faceapi, reason };
+  const kernels = backend === 'wasm' ? patchWasmConcat(tf) : NO_PATCH;
+  loaded = { backend, tf, faceapi, reason, kernels };
   return loaded;
 }

@@ -147,6 +147,7 @@ export class FaceEngine {
   readonly version: string;
   private readonly tf: typeof TF;
   private readonly faceapi: LoadedBackend['faceapi'];
+  private readonly kernels: LoadedBackend['kernels'];
   private readonly limits: DecodeLimits;
   private readonly template = chipTemplate();
   private readonly tuning: DetectionTuning;
@@ -163,6 +164,7 @@ export class FaceEngine {
     this.backend = b.backend;
     this.tf = b.tf;
     this.faceapi = b.faceapi;
+    this.kernels = b.kernels;
     this.detector = opts.detector;
     this.tuning = { ...DEFAULT_TUNING[opts.detector], ...opts.detection };
     this.alignment = { ...DEFAULT_ALIGNMENT, ...opts.alignment };
@@ -393,9 +395,14 @@ export class FaceEngine {
   /**
    * face-api's own node-demo pipeline, kept as the yardstick our pipeline is measured against: SSD MobileNet v1
    * on the full-resolution image, 68 landmarks, descriptor of the unaligned crop, no letterboxing.
-   * Its own threshold is 0.6 (REFERENCE_THRESHOLD). Not used to answer requests.
+   * Its own threshold is 0.6 (REFERENCE_THRESHOLD), and it runs on tfjs's stock kernels. Not used to
+   * answer requests.
    */
-  async embedReference(input: ImageInput, image: ImageLabel): Promise<Float32Array> {
+  embedReference(input: ImageInput, image: ImageLabel): Promise<Float32Array> {
+    return this.kernels.stock(() => this.referencePipeline(input, image));
+  }
+
+  private async referencePipeline(input: ImageInput, image: ImageLabel): Promise<Float32Array> {
     const img = await decodeImage(input, image, { ...this.limits, workMaxSide: Number.POSITIVE_INFINITY });
     const tensor = this.tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
     try {
