@@ -7,10 +7,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { signToken } from '@facematch/auth';
-import { evaluate, readPairs } from '@facematch/cli';
+import { readPairs, type LabelledPair } from '@facematch/cli';
 import { benchEnvSchema, parseConfig } from '@facematch/config';
-import { FaceEngine } from '@facematch/engine';
-import { deleteKeys, redisAnswers } from '@facematch/queue';
+import { redisAnswers } from '@facematch/queue';
 import { TENANTS, startService, type Service } from '@facematch/integration-tests/service';
 import { TSX_IMPORT } from '@facematch/worker';
 
@@ -21,7 +20,8 @@ const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const datasets = resolve(repo, env.FACEMATCH_DATASETS ?? '../shared/datasets');
 const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const cores = availableParallelism();
-const say = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const startedAt = performance.now();
+const say = (msg: string) => process.stderr.write(`[bench ${((performance.now() - startedAt) / 1000).toFixed(1)}s] ${msg}\n`);
 
 if (!(await redisAnswers(redisUrl))) {
   console.error(`no Redis at ${redisUrl}: start one or set REDIS_URL`);
@@ -36,27 +36,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
 const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
-
-// ---- 1. engine: ours against face-api's demo pipeline, interleaved per image, same process and backend
-say('engine: ours vs the face-api demo pipeline');
-const enginePairs = all.filter((_, i) => i % (quick ? 96 : 30) === 0);
-const engine = await FaceEngine.create({ backend: 'wasm' });
-const ev = await evaluate(engine, enginePairs, { reference: true });
-const engineReport = {
-  pairs: ev.pairs,
-  images: ev.images,
-  referenceMsPerImage: round(ev.reference!.msPerImage, 1),
-  oursMsPerImage: round(ev.msPerImage, 1),
-  speedup: round(ev.reference!.msPerImage / ev.msPerImage),
-  referenceAccuracy: round(ev.reference!.accuracy, 4),
-  oursAccuracy: round(ev.accuracy, 4),
-};
-
-// The work per forward pass, counted from the kernels tfjs runs: the basis of the paper GPU estimate.
-// A typical image takes one tiny-detector pass at 224, landmarks, and the recognition net on the chip
-// and its mirror.
-const gflops = await engine.gflopsPerPass();
-const flops = { ...gflops, typicalPairGflops: round(2 * (gflops.tiny224 + gflops.landmarks112 + 2 * gflops.recognition150), 3) };
 
 // Pairs for the service runs: typical KYC-sized photos from the labelled sets.
 const servicePairs = all.filter((p) => !p.img1.includes('compreface')).filter((_, i) => i % 7 === 0);
@@ -139,10 +118,72 @@ async function direct(processes: number, pairs: [string, string][], batch?: numb
   return { pairsPerSec: pairs.length / seconds, msPerPair: results.reduce((s, r) => s + r.ms! / r.pairs!, 0) / results.length };
 }
 
+/** The engine comparison in a child process (compare.ts), so the memory phase can run beside it. */
+function compare(pairs: LabelledPair[]) {
+  const child = fork(fileURLToPath(new URL('./compare.ts', import.meta.url)), [], { execArgv: ['--import', TSX_IMPORT], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  type Answer = {
+    backend: string;
+    engine: Record<'pairs' | 'images' | 'referenceMsPerImage' | 'oursMsPerImage' | 'speedup' | 'referenceAccuracy' | 'oursAccuracy', number>;
+    flops: Record<'tiny224' | 'tiny416' | 'ssd512' | 'landmarks112' | 'recognition150' | 'typicalPairGflops' | 'mirrorPassGflops', number>;
+  };
+  const answer = new Promise<Answer>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as Answer));
+    child.once('exit', (code) => reject(new Error(`engine comparison exited with ${code} before answering`)));
+  });
+  child.send({ pairs });
+  return answer;
+}
+
 const serviceEnv = { RATE_LIMIT_PER_MIN: '0', MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'warn' };
 const stopAll: Service[] = [];
+const pathPairs = servicePairs.map((p) => [p.img1, p.img2] as [string, string]);
 try {
-  // ---- 2. e2e: HTTP -> Redis -> worker processes -> result, at a fixed client concurrency
+  // ---- Stage 1: the phases that each keep one core busy, side by side. The memory phase (one worker)
+  // takes one core for minutes; the engine comparison and the batching runs are single processes that
+  // interleave or pair their own measurements, so sharing the machine hits both sides of each alike.
+  // The throughput phases (stages 2 and 3) then run with nothing beside them.
+  const jobs = quick ? 100 : 1000;
+  say(`memory: ${jobs} jobs through one worker; beside it, the engine comparison${quick ? '' : ' and batching'}`);
+  const small = all.filter((p) => p.img1.includes('celeb5_faces') && p.img2.includes('celeb5_faces')).slice(0, 50);
+  const smallBodies = small.map((p) => Buffer.from(JSON.stringify({ img1: dataUri(p.img1), img2: dataUri(p.img2) })));
+  const memoryPhase = (async () => {
+    const mem = await startService(redisUrl, { workers: 1, env: { ...serviceEnv, LOG_LEVEL: 'debug' } });
+    stopAll.push(mem);
+    await load(mem.baseUrl, jobs, 4, '/ai/v1/face-verification/verify', (i) => smallBodies[i % smallBodies.length]!);
+    const samples = mem.workers[0]!.output.filter((l) => l.includes('"msg":"job resources"')).map((l) => JSON.parse(l) as { rssMb: number; numTensors: number });
+    await mem.stop();
+    stopAll.splice(stopAll.indexOf(mem), 1);
+    say('memory: done');
+    return {
+      jobs: samples.length,
+      rssStartMb: samples[0]?.rssMb,
+      rssEndMb: samples.at(-1)?.rssMb,
+      numTensorsStart: samples[0]?.numTensors,
+      numTensorsEnd: samples.at(-1)?.numTensors,
+    };
+  })();
+  const singleCorePhases = (async () => {
+    const compared = await compare(all.filter((_, i) => i % (quick ? 96 : 30) === 0));
+    say('engine: done');
+    // Batching on WASM (full runs only: it loads two more engines).
+    let batching: { wasmPairsPerSec: number; wasmBatchedPairsPerSec: number; batchSize: number } | null = null;
+    if (!quick) {
+      const batchPairs = Array.from({ length: 24 }, (_, i) => pathPairs[i % pathPairs.length]!);
+      const unbatched = await direct(1, batchPairs);
+      const batched = await direct(1, batchPairs, 4);
+      batching = { wasmPairsPerSec: round(unbatched.pairsPerSec), wasmBatchedPairsPerSec: round(batched.pairsPerSec), batchSize: 4 };
+      say('batching: done');
+    }
+    return { ...compared, batching };
+  })();
+  // Both settle before either result is used, so a failure in one never leaves the other running.
+  const [memorySettled, singleSettled] = await Promise.allSettled([memoryPhase, singleCorePhases]);
+  if (memorySettled.status === 'rejected') throw memorySettled.reason;
+  if (singleSettled.status === 'rejected') throw singleSettled.reason;
+  const memory = memorySettled.value;
+  const { backend, engine: engineReport, flops, batching } = singleSettled.value;
+
+  // ---- Stage 2. e2e: HTTP -> Redis -> worker processes -> result, at a fixed client concurrency
   const n = quick ? 16 : 80;
   const clientConcurrency = 2 * cores;
   say(`e2e: ${n} sync verifications through ${cores} workers at concurrency ${clientConcurrency}`);
@@ -150,40 +191,20 @@ try {
   stopAll.push(svc);
   await load(svc.baseUrl, clientConcurrency, clientConcurrency); // warm-up
   const e2e = await load(svc.baseUrl, n, clientConcurrency);
-  const pathPairs = servicePairs.map((p) => [p.img1, p.img2] as [string, string]);
+  say('e2e: the engine directly, same pairs and processes');
   const directN = await direct(cores, Array.from({ length: n }, (_, i) => pathPairs[i % pathPairs.length]!));
   say('e2e: concurrency 1, each pair direct then through the service');
   const c1 = await interleaved(svc.baseUrl, pathPairs.slice(0, quick ? 6 : 24));
 
-  // ---- 3. scaling: the same load through one worker
+  // ---- scaling: the same load through one worker
   say('scaling: one worker');
   svc.workers[1]?.child.kill('SIGTERM');
   await svc.workers[1]?.exited;
   const one = await load(svc.baseUrl, quick ? 8 : 40, clientConcurrency);
 
-  // ---- 4. memory: many jobs through one worker
-  const jobs = quick ? 100 : 1000;
-  say(`memory: ${jobs} jobs through one worker`);
-  const small = all.filter((p) => p.img1.includes('celeb5_faces') && p.img2.includes('celeb5_faces')).slice(0, 50);
-  const smallBodies = small.map((p) => Buffer.from(JSON.stringify({ img1: dataUri(p.img1), img2: dataUri(p.img2) })));
-  const mem = await startService(redisUrl, { workers: 1, env: { ...serviceEnv, LOG_LEVEL: 'debug' } });
-  stopAll.push(mem);
-  await load(mem.baseUrl, jobs, 4, '/ai/v1/face-verification/verify', (i) => smallBodies[i % smallBodies.length]!);
-  const samples = mem.workers[0]!.output.filter((l) => l.includes('"msg":"job resources"')).map((l) => JSON.parse(l) as { rssMb: number; numTensors: number });
-  const memory = {
-    jobs: samples.length,
-    rssStartMb: samples[0]?.rssMb,
-    rssEndMb: samples.at(-1)?.rssMb,
-    numTensorsStart: samples[0]?.numTensors,
-    numTensorsEnd: samples.at(-1)?.numTensors,
-  };
-
-  // ---- 5. ingress: the API alone, workers absent, two ~150 KB JPEGs a request
+  // ---- Stage 3. ingress: the API alone, workers absent, two ~150 KB JPEGs a request
   say('ingress: enqueues per second with no workers');
-  for (const s of stopAll.splice(0)) {
-    await s.stop(); // nothing else running: the API alone
-    await deleteKeys(redisUrl, s.prefix);
-  }
+  for (const s of stopAll.splice(0)) await s.stop(); // nothing else running: the API alone
   // The headline runs the default deployment, one API process. On this box the API shares its two cores
   // with Redis and the load generator, so a process per core (API_PROCESSES) is measured beside it to
   // show whether it helps here; it pays where the API has cores to itself.
@@ -202,19 +223,10 @@ try {
   const ingress = await ingressRun(1);
   const ingressPerCore = quick || cores === 1 ? null : await ingressRun(cores);
 
-  // ---- batching on WASM, in-process (full runs only: it loads two more engines)
-  let batching: { wasmPairsPerSec: number; wasmBatchedPairsPerSec: number; batchSize: number } | null = null;
-  if (!quick) {
-    say('batching: direct WASM throughput with and without the micro-batcher');
-    const batchPairs = Array.from({ length: 24 }, (_, i) => pathPairs[i % pathPairs.length]!);
-    const unbatched = await direct(1, batchPairs);
-    const batched = await direct(1, batchPairs, 4);
-    batching = { wasmPairsPerSec: round(unbatched.pairsPerSec), wasmBatchedPairsPerSec: round(batched.pairsPerSec), batchSize: 4 };
-  }
-
   const report = {
-    backend: engine.backend,
+    backend,
     cores,
+    seconds: round((performance.now() - startedAt) / 1000, 1),
     quick,
     engine: engineReport,
     flops,
@@ -255,6 +267,7 @@ try {
     memory: (memory.rssEndMb ?? 0) - (memory.rssStartMb ?? 0) <= 50 && memory.numTensorsEnd === memory.numTensorsStart,
     ingress: report.ingress.enqueuesPerSec >= 300 && report.ingress.statuses[202] === ingressRequests,
   };
+  say('done');
   if (flags.json) console.log(JSON.stringify({ ...report, targets }));
   else {
     const rows: [string, string, string][] = [
@@ -264,15 +277,14 @@ try {
       ['scaling', `1 worker ${report.scaling.oneWorkerPairsPerSec}/s, 2 workers ${report.scaling.twoWorkersPairsPerSec}/s: ${report.scaling.ratio}x`, `${targets.scaling ? 'met' : 'MISSED'} (>= 1.6)`],
       ['memory', `${memory.jobs} jobs: rss ${memory.rssStartMb} -> ${memory.rssEndMb} MB, tensors ${memory.numTensorsStart} -> ${memory.numTensorsEnd}`, `${targets.memory ? 'met' : 'MISSED'} (<= 50 MB, tensors equal)`],
       ['ingress', `${report.ingress.enqueuesPerSec} enqueues/s (${Math.round(report.ingress.requestBytes / 1024)} KB requests, 1 API process${ingressPerCore ? `; ${round(ingressPerCore.perSec, 1)}/s with ${cores}` : ''})`, `${targets.ingress ? 'met' : 'MISSED'} (>= 300)`],
-      ['flops', `GFLOPs per pass: tiny224 ${flops.tiny224}, tiny416 ${flops.tiny416}, ssd512 ${flops.ssd512}, landmarks ${flops.landmarks112}, recognition ${flops.recognition150}; typical pair ${flops.typicalPairGflops}`, 'report only'],
+      ['flops', `GFLOPs per pass: tiny224 ${flops.tiny224}, tiny416 ${flops.tiny416}, ssd512 ${flops.ssd512}, landmarks ${flops.landmarks112}, recognition ${flops.recognition150}; typical pair ${flops.typicalPairGflops}, + ${flops.mirrorPassGflops} near the threshold`, 'report only'],
       ['batching', batching ? `WASM ${batching.wasmPairsPerSec} pairs/s unbatched, ${batching.wasmBatchedPairsPerSec} batched (4)` : 'full runs only', 'report only'],
     ];
-    console.log(`facematch bench (${engine.backend}, ${cores} cores${quick ? ', quick' : ''})`);
+    console.log(`facematch bench (${backend}, ${cores} cores${quick ? ', quick' : ''}, ${report.seconds} s)`);
     for (const [a, b, c] of rows) console.log(`${a.padEnd(12)} ${b.padEnd(110)} ${c}`);
   }
 } finally {
   for (const s of stopAll) await s.stop();
-  for (const s of stopAll) await deleteKeys(redisUrl, s.prefix);
 }
 
 function readdirLargest(dir: string): string[] {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { isFaceMatchError } from '@facematch/contracts';
-import { REFERENCE_THRESHOLD, euclidean, type FaceEngine } from '@facematch/engine';
+import { REFERENCE_THRESHOLD, euclidean, type Described, type FaceEngine } from '@facematch/engine';
 import { bestThreshold, metricsAt, type Metrics } from './metrics.ts';
 import type { LabelledPair } from './pairs.ts';
 
@@ -30,32 +30,54 @@ export interface EvalReport extends PipelineReport {
   distances: PairDistance[];
 }
 
-type Embed = (bytes: Buffer) => Promise<Float32Array>;
+/** One image as a pipeline saw it, with the time its mirror pass took (charged only if a pair used it). */
+interface Seen {
+  descriptor: Float32Array;
+  mirror?: { descriptor: Float32Array; ms: number };
+}
+type Embed = (bytes: Buffer) => Promise<Seen>;
+type Distance = (a: Described, b: Described) => Promise<number>;
 
 class Pipeline {
-  readonly descriptors = new Map<string, Float32Array>();
+  readonly seen = new Map<string, Seen>();
   readonly noFace: PipelineReport['noFace'] = [];
   ms = 0;
-  constructor(private readonly embed: Embed) {}
+  constructor(
+    private readonly embed: Embed,
+    private readonly distance: Distance,
+  ) {}
 
   async add(path: string, bytes: Buffer): Promise<void> {
     const t0 = performance.now();
     try {
-      this.descriptors.set(path, await this.embed(bytes));
+      this.seen.set(path, await this.embed(bytes));
     } catch (err) {
       if (!isFaceMatchError(err)) throw err;
       this.noFace.push({ image: path, code: err.code });
     } finally {
-      this.ms += performance.now() - t0;
+      this.ms += performance.now() - t0 - (this.seen.get(path)?.mirror?.ms ?? 0);
     }
   }
 
-  score(pairs: readonly LabelledPair[], threshold: number, images: number): { report: PipelineReport; distances: PairDistance[] } {
-    const distances = pairs.map((p) => {
-      const a = this.descriptors.get(p.img1);
-      const b = this.descriptors.get(p.img2);
-      return { ...p, distance: a && b ? euclidean(a, b) : undefined };
+  async score(pairs: readonly LabelledPair[], threshold: number, images: number): Promise<{ report: PipelineReport; distances: PairDistance[] }> {
+    // verify() runs the mirror pass only for pairs near the threshold: each image's is charged once if any
+    // of its pairs asked for it, as the image itself is embedded once for all its pairs.
+    const used = new Set<string>();
+    const described = (path: string, s: Seen): Described => ({
+      descriptor: s.descriptor,
+      mirrored: async () => {
+        used.add(path);
+        if (!s.mirror) throw new Error(`no mirror descriptor for ${path}`);
+        return s.mirror.descriptor;
+      },
     });
+    const distances: PairDistance[] = [];
+    for (const p of pairs) {
+      const a = this.seen.get(p.img1);
+      const b = this.seen.get(p.img2);
+      distances.push({ ...p, distance: a && b ? await this.distance(described(p.img1, a), described(p.img2, b)) : undefined });
+    }
+    const mirrorMs = [...used].reduce((sum, path) => sum + this.seen.get(path)!.mirror!.ms, 0);
     const best = bestThreshold(distances);
     return {
       distances,
@@ -66,34 +88,48 @@ class Pipeline {
         bestAccuracy: best.accuracy,
         noFace: this.noFace,
         failedPairs: distances.filter((d) => d.distance === undefined).length,
-        msPerImage: images ? this.ms / images : 0,
+        msPerImage: images ? (this.ms + mirrorMs) / images : 0,
       },
     };
   }
 }
 
-/** Embeds each distinct image once (per pipeline), then scores every pair. */
+/** Embeds each distinct image once (per pipeline), then scores every pair at the engine's threshold. */
 export async function evaluate(
   engine: FaceEngine,
   pairs: readonly LabelledPair[],
-  opts: { threshold?: number; reference?: boolean } = {},
+  opts: { reference?: boolean } = {},
 ): Promise<EvalReport> {
   const images = [...new Set(pairs.flatMap((p) => [p.img1, p.img2]))];
-  const ours = new Pipeline(async (b) => (await engine.embed(b, 'img1')).descriptor);
-  const reference = opts.reference ? new Pipeline((b) => engine.embedReference(b, 'img1')) : undefined;
+  const ours = new Pipeline(
+    async (b) => {
+      const e = await engine.embed(b, 'img1');
+      // Taken now, timed apart, so the image need not be embedded again when a pair turns out to need it.
+      const t0 = performance.now();
+      const mirror = await e.mirrored();
+      return { descriptor: e.descriptor, mirror: { descriptor: mirror, ms: performance.now() - t0 } };
+    },
+    async (a, b) => (await engine.pairDistance(a, b)).distance,
+  );
+  const reference = opts.reference
+    ? new Pipeline(
+        async (b) => ({ descriptor: await engine.embedReference(b, 'img1') }),
+        async (a, b) => euclidean(a.descriptor, b.descriptor),
+      )
+    : undefined;
   for (const path of images) {
     const bytes = await readFile(path);
     // Interleaved per image, so machine drift hits both pipelines alike.
     await ours.add(path, bytes);
     await reference?.add(path, bytes);
   }
-  const { report, distances } = ours.score(pairs, opts.threshold ?? engine.threshold, images.length);
+  const { report, distances } = await ours.score(pairs, engine.threshold, images.length);
   return {
     ...report,
     images: images.length,
     backend: engine.backend,
     detector: engine.detector,
-    ...(reference ? { reference: reference.score(pairs, REFERENCE_THRESHOLD, images.length).report } : {}),
+    ...(reference ? { reference: (await reference.score(pairs, REFERENCE_THRESHOLD, images.length)).report } : {}),
     distances,
   };
 }

@@ -23,10 +23,11 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   const [command, ...rest] = argv;
   try {
     const env = parseConfig(cliEnvSchema);
-    const makeEngine = () =>
-      FaceEngine.create(
-        engineOptionsFromEnv(env, env.LOG_LEVEL === 'info' || env.LOG_LEVEL === 'debug' ? (msg, f) => io.err.write(`${msg} ${JSON.stringify(f)}\n`) : undefined),
-      );
+    const makeEngine = (threshold?: number) =>
+      FaceEngine.create({
+        ...engineOptionsFromEnv(env, env.LOG_LEVEL === 'info' || env.LOG_LEVEL === 'debug' ? (msg, f) => io.err.write(`${msg} ${JSON.stringify(f)}\n`) : undefined),
+        ...(threshold === undefined ? {} : { threshold }),
+      });
 
     if (command === 'token') {
       const { values } = parseArgs({ args: rest, options: { apikey: { type: 'string' }, secret: { type: 'string' }, ttl: { type: 'string' } } });
@@ -75,8 +76,9 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
       if (threshold !== undefined && !(threshold > 0)) throw new UsageError('--threshold must be a positive number');
       const pairs = readPairs(values.pairs, values.root);
-      const engine = await makeEngine();
-      const report = await evaluate(engine, pairs, { threshold, reference: values.reference });
+      // The engine decides at this threshold too, so its mirror pass runs for the pairs near it.
+      const engine = await makeEngine(threshold);
+      const report = await evaluate(engine, pairs, { reference: values.reference });
       const { distances, ...summary } = report;
       if (values.distances) {
         const rows = distances.map((d) => `${d.img1},${d.img2},${d.same ? 1 : 0},${d.distance ?? ''}`);

@@ -29,8 +29,14 @@ export const BackendSchema = z.enum(['wasm', 'tensorflow', 'cuda', 'cpu']);
 export const VerifyResultSchema = z.object({
   /** The seed contract's only field: same person or not. */
   verified: z.boolean(),
-  /** Euclidean distance between the two 128-d descriptors. */
+  /** Euclidean distance between the two 128-d descriptors the decision was made on. */
   distance: z.number().nonnegative(),
+  /**
+   * True when the distance fell near the threshold and was therefore taken between descriptors averaged
+   * with those of the faces' mirror images; false when the chips' own descriptors decided clearly.
+   * Absent from results recorded before this field existed.
+   */
+  mirrored: z.boolean().optional(),
   /** 1 at distance 0, 0.5 at the threshold, 0 at twice the threshold. */
   similarity: z.number().min(0).max(1),
   threshold: z.number().positive(),

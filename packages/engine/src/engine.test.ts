@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaceMatchError, VerifyResultSchema } from '@facematch/contracts';
 import { defaultModelsDir, manifest } from '@facematch/models';
-import { FaceEngine } from './engine.ts';
+import { FaceEngine, MIRROR_WINDOW, euclidean, type Described, type FaceEmbedding } from './engine.ts';
 import { FIXTURES_DIR, dataUri, exifRotated } from './testing/images.ts';
 
 const photo = (name: string) => readFileSync(join(FIXTURES_DIR, name));
@@ -94,6 +94,84 @@ describe('FaceEngine.verify on real photos', () => {
   });
 });
 
+describe('the mirror pass near the threshold', () => {
+  // Two faces `d` apart, with mirrors that record whether the engine asked for them.
+  const at = (d: number) => {
+    const asked: string[] = [];
+    const face = (name: string, first: number, mirrorFirst: number): Described => {
+      const descriptor = new Float32Array(128);
+      descriptor[0] = first;
+      return {
+        descriptor,
+        mirrored: async () => {
+          asked.push(name);
+          const m = new Float32Array(128);
+          m[0] = mirrorFirst;
+          return m;
+        },
+      };
+    };
+    // Mirrors that pull the averages 0.02 closer together than the chips.
+    return { a: face('a', 0, 0.02), b: face('b', d, d - 0.02), asked };
+  };
+
+  it('asks for the mirrors only inside the window around the threshold', async () => {
+    const t = engine.threshold;
+    const cases: [number, boolean][] = [
+      [t - MIRROR_WINDOW.below - 0.001, false],
+      [t - MIRROR_WINDOW.below + 0.001, true],
+      [t, true],
+      [t + MIRROR_WINDOW.above - 0.001, true],
+      [t + MIRROR_WINDOW.above + 0.001, false],
+    ];
+    for (const [d, inside] of cases) {
+      const { a, b, asked } = at(d);
+      const r = await engine.pairDistance(a, b);
+      expect(r.mirrored, `at ${d}`).toBe(inside);
+      expect(asked).toEqual(inside ? ['a', 'b'] : []);
+      expect(r.distance).toBeCloseTo(inside ? d - 0.02 : d, 5);
+    }
+  });
+
+  it('never asks for them with the mirror turned off, and the window follows a configured threshold', async () => {
+    const off = await FaceEngine.create({ backend: 'wasm', alignment: { flip: false } });
+    const { a, b, asked } = at(off.threshold);
+    const r = await off.pairDistance(a, b);
+    expect(r.mirrored).toBe(false);
+    expect(r.distance).toBeCloseTo(off.threshold, 6);
+    expect(asked).toEqual([]);
+    const strict = await FaceEngine.create({ backend: 'wasm', threshold: 0.4 });
+    expect((await strict.pairDistance(at(0.45).a, at(0.45).b)).mirrored).toBe(true);
+    expect((await engine.pairDistance(at(0.45).a, at(0.45).b)).mirrored).toBe(false);
+  });
+
+  it('decides a real pair near the threshold on chip and mirror averaged, and a clear one on the chips alone', async () => {
+    const [a, b] = [await engine.embed(curie1, 'img1'), await engine.embed(curie2, 'img2')];
+    const plain = euclidean(a.descriptor, b.descriptor);
+    const [ma, mb] = [await a.mirrored(), await b.mirrored()];
+    expect(await a.mirrored()).toBe(ma); // computed once
+    expect(euclidean(a.descriptor, ma)).toBeGreaterThan(0);
+    expect(euclidean(a.descriptor, ma)).toBeLessThan(0.35);
+    const avg = (x: Float32Array, y: Float32Array) => x.map((v, i) => (v + y[i]!) / 2);
+
+    // An engine whose threshold sits on this pair's plain distance must take the mirrors into account.
+    const near = await FaceEngine.create({ backend: 'wasm', threshold: plain });
+    const before = near.numTensors();
+    const r = await near.verify(curie1, curie2);
+    expect(near.numTensors()).toBe(before);
+    expect(VerifyResultSchema.parse(r)).toEqual(r);
+    expect(r.mirrored).toBe(true);
+    expect(r.distance).toBeCloseTo(euclidean(avg(a.descriptor, ma), avg(b.descriptor, mb)), 5);
+    expect(r.distance).not.toBeCloseTo(plain, 4);
+    expect(r.verified).toBe(r.distance <= plain);
+
+    const clear = await engine.verify(curie1, collins);
+    expect(clear.mirrored).toBe(false);
+    const c = await engine.embed(collins, 'img2');
+    expect(clear.distance).toBeCloseTo(euclidean(a.descriptor, c.descriptor), 5);
+  });
+});
+
 describe('FaceEngine resources', () => {
   it('leaks no tensors over 200 verifications, errors included', async () => {
     const small = await sharp(collins).resize(200).jpeg().toBuffer();
@@ -149,15 +227,23 @@ describe('micro-batching', () => {
     const batched = await FaceEngine.create({ backend: 'wasm', batch: { size: 4, windowMs: 50 } });
     const photos = [curie1, curie2, collins, await sharp(collins).resize(300).jpeg().toBuffer()];
     const alone: Float32Array[] = [];
-    for (const p of photos) alone.push((await engine.embed(p, 'img1')).descriptor);
+    const aloneMirrors: Float32Array[] = [];
+    for (const p of photos) {
+      const e = await engine.embed(p, 'img1');
+      alone.push(e.descriptor);
+      aloneMirrors.push(await e.mirrored());
+    }
     const before = batched.numTensors();
     const together = await Promise.allSettled([...photos.map((p) => batched.embed(p, 'img1')), batched.embed(coffee, 'img2')]);
     expect(together.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
     expect((together[4] as PromiseRejectedResult).reason).toMatchObject({ code: 'NO_FACE', image: 'img2' });
+    const maxDiff = (x: Float32Array, y: Float32Array) => Math.max(...x.map((v, k) => Math.abs(v - y[k]!)));
+    const embedded = together.slice(0, photos.length).map((r) => (r as PromiseFulfilledResult<FaceEmbedding>).value);
+    // The mirror passes of all four, batched together too.
+    const mirrors = await Promise.all(embedded.map((e) => e.mirrored()));
     for (let i = 0; i < photos.length; i++) {
-      const got = (together[i] as PromiseFulfilledResult<{ descriptor: Float32Array }>).value.descriptor;
-      const diff = Math.max(...got.map((v, k) => Math.abs(v - alone[i]![k]!)));
-      expect(diff).toBeLessThan(1e-4);
+      expect(maxDiff(embedded[i]!.descriptor, alone[i]!)).toBeLessThan(1e-4);
+      expect(maxDiff(mirrors[i]!, aloneMirrors[i]!)).toBeLessThan(1e-4);
     }
     expect(batched.numTensors()).toBe(before);
   });
