@@ -1,7 +1,10 @@
 // A child process that calls the engine directly: the yardstick the service is measured against.
-// Protocol (IPC): parent sends {pairs: [[pathA, pathB], ...], batch?: number}; child loads, warms up, replies
-// {type:'ready'}; then either {type:'go'}, answered {type:'done', ms, pairs} after every pair, or
-// {type:'one', i} for one pair at a time, answered {type:'one', ms}, until {type:'end'}.
+// Protocol (IPC): the parent sends {pairs: [[pathA, pathB], ...], batch?: number}; the child loads, warms
+// up and replies {type:'ready'}. Then, any number of times and in any order:
+// - {type:'run', count}: the next `count` pairs (cycling through its list, `batch` at a time), answered
+//   {type:'done', ms, pairs};
+// - {type:'one', i}: pair i alone, answered {type:'one', ms};
+// until {type:'end'}.
 import { readFile } from 'node:fs/promises';
 import { FaceEngine } from '@facematch/engine';
 
@@ -9,42 +12,42 @@ interface Setup {
   pairs: [string, string][];
   batch?: number;
 }
+type Command = { type: 'run'; count: number } | { type: 'one'; i: number } | { type: 'end' };
 
 const setup = await new Promise<Setup>((resolve) => process.once('message', (m) => resolve(m as Setup)));
 const engine = await FaceEngine.create({ backend: 'wasm', ...(setup.batch ? { batch: { size: setup.batch, windowMs: 5 } } : {}) });
 const bytes = await Promise.all(setup.pairs.map(async ([a, b]) => [await readFile(a), await readFile(b)] as const));
 await engine.verify(bytes[0]![0], bytes[0]![1]);
-process.send!({ type: 'ready' });
-const first = await new Promise<{ type: string; i?: number }>((resolve) => process.once('message', (m) => resolve(m as { type: string })));
-if (first.type === 'one') {
-  // One pair per message: the parent interleaves these with the same pairs through the service.
-  const one = async (i: number) => {
-    const [a, b] = bytes[i]!;
-    const s = performance.now();
-    await engine.verify(a, b).catch(() => undefined);
-    process.send!({ type: 'one', ms: performance.now() - s });
-  };
-  process.on('message', (m: { type: string; i?: number }) => {
-    if (m.type === 'one') void one(m.i!);
-    else process.disconnect();
-  });
-  await one(first.i!);
-} else {
-  await runAll();
+let cursor = 0;
+
+async function one(i: number): Promise<number> {
+  const [a, b] = bytes[i % bytes.length]!;
+  const s = performance.now();
+  await engine.verify(a, b).catch(() => undefined);
+  return performance.now() - s;
 }
 
-async function runAll(): Promise<void> {
+async function run(count: number): Promise<number> {
   const t0 = performance.now();
-  const lanes = setup.batch ?? 1;
-  let next = 0;
+  let left = count;
   await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (next < bytes.length) {
-        const [a, b] = bytes[next++]!;
-        await engine.verify(a, b).catch(() => undefined);
+    Array.from({ length: setup.batch ?? 1 }, async () => {
+      while (left > 0) {
+        left--;
+        await one(cursor++);
       }
     }),
   );
-  process.send!({ type: 'done', ms: performance.now() - t0, pairs: bytes.length });
-  process.disconnect();
+  return performance.now() - t0;
 }
+
+// Commands are handled one at a time, in order.
+let queue = Promise.resolve();
+process.on('message', (m: Command) => {
+  queue = queue.then(async () => {
+    if (m.type === 'run') process.send!({ type: 'done', ms: await run(m.count), pairs: m.count });
+    else if (m.type === 'one') process.send!({ type: 'one', ms: await one(m.i) });
+    else process.disconnect();
+  });
+});
+process.send!({ type: 'ready' });

@@ -39,9 +39,12 @@ const worker = VerifyWorker.start(
   async (images, job) => {
     const jobLog = log.child({ jobId: job.id, attempt: job.attempt });
     jobLog.info('job started');
-    const result = await engine.verify(images.img1, images.img2);
-    jobLog.debug({ rssMb: Math.round(process.memoryUsage().rss / 1048576), numTensors: engine.numTensors() }, 'job resources');
-    return result;
+    try {
+      return await engine.verify(images.img1, images.img2);
+    } finally {
+      // After failures too: a leak on an error path is still a leak.
+      jobLog.debug({ rssMb: Math.round(process.memoryUsage().rss / 1048576), numTensors: engine.numTensors() }, 'job resources');
+    }
   },
   log,
   (e) => metrics.job(e),
