@@ -80,13 +80,12 @@ function serve(): void {
  */
 function supervise(): void {
   let stopping = false;
-  let announced = false;
+  // Ready once every process listens: announcing on the first left the others still loading while
+  // traffic arrived, so all of it went to one process.
+  let listening = 0;
   for (let i = 0; i < env.API_PROCESSES; i++) cluster.fork();
   cluster.on('message', (_worker, m: { type?: string }) => {
-    if (m?.type === 'listening' && !announced) {
-      announced = true;
-      process.send?.(m);
-    }
+    if (m?.type === 'listening' && ++listening === env.API_PROCESSES) process.send?.(m);
   });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
