@@ -179,7 +179,7 @@ try {
     const body = (i: number) => memoryBodies[i % 25 === 24 ? memoryBodies.length - 1 : i % lfw.length]!;
     // One pass over every body first: what the process allocates once (allocator arenas, kernel caches)
     // is not a leak. The measured jobs start after it.
-    await load(mem.baseUrl, 50, 4, '/ai/v1/face-verification/verify', body);
+    await load(mem.baseUrl, quick ? 25 : 50, 4, '/ai/v1/face-verification/verify', body);
     const measuredFrom = mem.workers[0]!.output.length;
     const run = await load(mem.baseUrl, jobs, 4, '/ai/v1/face-verification/verify', body);
     const samples = mem.workers[0]!.output.slice(measuredFrom).filter((l) => l.includes('"msg":"job resources"')).map((l) => JSON.parse(l) as { rssMb: number; numTensors: number });
@@ -196,7 +196,7 @@ try {
     };
   })();
   const singleCorePhases = (async () => {
-    const compared = await compare(all.filter((_, i) => i % (quick ? 96 : 30) === 0));
+    const compared = await compare(all.filter((_, i) => i % (quick ? 120 : 30) === 0));
     say('engine: done');
     // Batching on WASM (full runs only: it loads two more engines).
     let batching: { wasmPairsPerSec: number; wasmBatchedPairsPerSec: number; batchSize: number } | null = null;
