@@ -321,8 +321,8 @@ try {
       oneWorkerPairsPerSec: round(one.perSec),
       twoWorkersPairsPerSec: round(e2e.perSec),
       ratio: round(e2e.perSec / one.perSec),
-      // The same pairs through the engine alone, in one process and in one per core: what the machine
-      // itself gives a second process, the ceiling for the service's ratio.
+      // The same pairs through the engine alone, in one process and in one per core: what this machine
+      // itself gives a second process, to read the service's ratio against.
       directOneProcessPairsPerSec: round(directN.onePerSec),
       directRatio: round(directN.pairsPerSec / directN.onePerSec),
     },
