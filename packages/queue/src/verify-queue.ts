@@ -203,9 +203,12 @@ export class VerifyQueueClient {
   /** Another tenant's job is indistinguishable from a missing one. */
   async get(tenant: string, id: string): Promise<JobView | undefined> {
     return this.guard(async () => {
+      // State first, then the hash: the job finishing between the two reads then shows its result. Read
+      // the other way round, a job could be reported completed from a hash read before it had one.
+      const state = await this.queue.getJobState(id);
       const job = await Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id);
       if (!job || job.data.tenant !== tenant) return undefined;
-      const status = toStatus(await job.getState());
+      const status = toStatus(state === 'unknown' ? await job.getState() : state);
       const view: JobView = { id, status, createdAt: new Date(job.timestamp).toISOString() };
       if (job.data.metadata) view.metadata = job.data.metadata;
       if (status === 'completed' && job.returnvalue) view.result = job.returnvalue;
