@@ -228,10 +228,10 @@ try {
   const { backend, engine: engineReport, flops, batching } = await singleCorePhases;
 
   // ---- Stage 2. e2e: HTTP -> Redis -> worker processes -> result, at a fixed client concurrency, in
-  // rounds of three blocks on the same pairs: through the service with a worker per core, through the
-  // engine called directly in as many processes, and through a second service with one worker. The
-  // idle ones wait on Redis or IPC and take no CPU. Interleaving them puts the VM's drift on all three
-  // alike, as the engine comparison does per image.
+  // rounds of four blocks on the same pairs: through the service with a worker per core, through the
+  // engine called directly in as many processes, through a second service with one worker, and through
+  // the engine in one process. The idle ones wait on Redis or IPC and take no CPU. Interleaving them puts
+  // the VM's drift on all four alike, as the engine comparison does per image.
   say(`e2e: ${rounds} rounds of ${perRound.all} sync verifications through ${cores} workers, as many direct, ${perRound.one} through one worker; concurrency ${clientConcurrency}`);
   const [svc, svcOne, pool] = await stage2;
   await load(svc.baseUrl, clientConcurrency, clientConcurrency); // warm-up
