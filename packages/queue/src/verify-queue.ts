@@ -208,7 +208,7 @@ export class VerifyQueueClient {
       const state = await this.queue.getJobState(id);
       const job = await Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id);
       if (!job || job.data.tenant !== tenant) return undefined;
-      const status = toStatus(state === 'unknown' ? await job.getState() : state);
+      const status = toStatus(state);
       const view: JobView = { id, status, createdAt: new Date(job.timestamp).toISOString() };
       if (job.data.metadata) view.metadata = job.data.metadata;
       if (status === 'completed' && job.returnvalue) view.result = job.returnvalue;
