@@ -5,6 +5,7 @@ import { createLogger } from '@facematch/logger';
 import { ApiMetrics } from '@facematch/metrics';
 import { VerifyQueueClient } from '@facematch/queue';
 import { createApp } from './app.ts';
+import { handleClientError } from './http-errors.ts';
 
 const env = loadConfigOrExit(apiEnvSchema, 'api');
 
@@ -37,6 +38,7 @@ function serve(): void {
       webhooks: {
         allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
         requireHttps: env.NODE_ENV === 'production',
+        allowedPorts: env.WEBHOOK_PORTS,
         tenantsWithSecret: new Set(env.FACEMATCH_WEBHOOK_SECRETS.keys()),
       },
     },
@@ -48,6 +50,8 @@ function serve(): void {
     { headersTimeout: env.HEADERS_TIMEOUT_MS, requestTimeout: env.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
     app,
   );
+  // What Node refuses before the app sees a request (431, 408, 400) answers in the API's error shape too.
+  server.on('clientError', handleClientError);
   server.keepAliveTimeout = 5_000;
 
   server.listen(env.PORT, env.HOST, () => {

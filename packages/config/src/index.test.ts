@@ -40,3 +40,28 @@ describe('parseConfig', () => {
     expect(parseConfig(workerEnvSchema, { METRICS_PORT: '9464', WORKER_SLOT: '2' })).toMatchObject({ METRICS_PORT: 9464, WORKER_SLOT: 2 });
   });
 });
+
+describe('webhook ports', () => {
+  it('allows 80 and 443 unless told otherwise, in the API and the worker', () => {
+    for (const schema of [apiEnvSchema, workerEnvSchema]) {
+      expect(parseConfig(schema, {}).WEBHOOK_PORTS).toEqual(new Set([80, 443]));
+      expect(parseConfig(schema, { WEBHOOK_PORTS: '' }).WEBHOOK_PORTS).toEqual(new Set([80, 443]));
+    }
+  });
+
+  it('takes a comma list of ports, or * for any', () => {
+    expect(parseConfig(apiEnvSchema, { WEBHOOK_PORTS: '443, 8443' }).WEBHOOK_PORTS).toEqual(new Set([443, 8443]));
+    expect(parseConfig(workerEnvSchema, { WEBHOOK_PORTS: '*' }).WEBHOOK_PORTS).toBe('any');
+  });
+
+  it.each(['0', '65536', '80,abc', '8.5', ',', '-1', '80;443'])('refuses WEBHOOK_PORTS=%s', (v) => {
+    expect(() => parseConfig(apiEnvSchema, { WEBHOOK_PORTS: v })).toThrow(/WEBHOOK_PORTS/);
+  });
+});
+
+describe('worker metrics', () => {
+  it('listen on loopback unless METRICS_HOST says otherwise', () => {
+    expect(parseConfig(workerEnvSchema, {}).METRICS_HOST).toBe('127.0.0.1');
+    expect(parseConfig(workerEnvSchema, { METRICS_HOST: '0.0.0.0' }).METRICS_HOST).toBe('0.0.0.0');
+  });
+});

@@ -107,9 +107,31 @@ const bool = z
   .default('false')
   .transform((v) => v === 'true' || v === '1');
 
+/** "80,443" (a comma list of ports) or "*" for any; empty means the default. */
+const portList = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  z
+    .string()
+    .default('80,443')
+    .transform((v, ctx): ReadonlySet<number> | 'any' => {
+      if (v.trim() === '*') return 'any';
+      const ports = v.split(',').map((p) => p.trim()).filter(Boolean);
+      if (ports.length === 0 || ports.some((p) => !/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
+        ctx.addIssue({ code: 'custom', message: 'a comma list of ports 1-65535 (e.g. 80,443), or * for any' });
+        return z.NEVER;
+      }
+      return new Set(ports.map(Number));
+    }),
+);
+
 const webhookEnv = {
-  /** Lets webhooks reach loopback and private networks: local development and tests only. */
+  /**
+   * Lets webhooks reach loopback and private networks, on any port (local receivers listen on random
+   * ports, so WEBHOOK_PORTS does not apply): local development and tests only.
+   */
   WEBHOOK_ALLOW_PRIVATE: bool,
+  /** Ports a webhook may target; other ports are internal services more often than receivers. */
+  WEBHOOK_PORTS: portList,
   WEBHOOK_TIMEOUT_MS: posInt(10_000),
   /** 15 attempts from a 10 s base, doubling to a 6 h cap: about 23 h of retries. */
   WEBHOOK_MAX_ATTEMPTS: posInt(15),
@@ -170,12 +192,19 @@ export const workerEnvSchema = engineEnvSchema
     WORKER_CONCURRENCY: posInt(1),
     WORKER_LOCK_MS: posInt(30_000),
     SHUTDOWN_TIMEOUT_MS: posInt(25_000),
+    /**
+     * How long a worker keeps retrying a write Redis refuses (OOM, READONLY in a failover, MISCONF) or a
+     * lost connection, holding a finished job, before failing the attempt as QUEUE_UNAVAILABLE. Longer
+     * than a Sentinel failover (about 30 s with its defaults).
+     */
+    REDIS_OUTAGE_MS: posInt(60_000),
     FACEMATCH_WEBHOOK_SECRETS: webhookSecretList,
     /** Deliveries in flight per worker process: they wait on the network, not the CPU. */
     WEBHOOK_CONCURRENCY: posInt(16),
     /** Serves this worker's Prometheus metrics at GET /metrics on this port (plus WORKER_SLOT). Unset: off. */
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-    METRICS_HOST: z.string().default('0.0.0.0'),
+    /** Loopback unless told otherwise: the metrics port has no authentication. */
+    METRICS_HOST: z.string().default('127.0.0.1'),
     /** Set by the worker supervisor: this process's index, so N workers on one host get N metrics ports. */
     WORKER_SLOT: z.coerce.number().int().nonnegative().default(0),
     ...webhookEnv,

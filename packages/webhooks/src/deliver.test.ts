@@ -46,10 +46,23 @@ describe('deliver', () => {
 
   it('refuses at connect time a host name that resolves to loopback, and an IP literal', async () => {
     const before = hits;
-    const strict = { timeoutMs: 500, allowPrivate: false };
+    // Any port, so that what refuses these is the address check, not the port check.
+    const strict = { timeoutMs: 500, allowPrivate: false, allowedPorts: 'any' as const };
     expect(await deliver(`http://localhost:${port}/ok`, '{}', {}, strict)).toMatchObject({ status: undefined, error: expect.stringMatching(/^blocked/) });
     expect(await deliver(`http://127.0.0.1:${port}/ok`, '{}', {}, strict)).toMatchObject({ status: undefined, error: expect.stringMatching(/^blocked/) });
     expect(await deliver(`http://[::ffff:127.0.0.1]:${port}/ok`, '{}', {}, strict)).toMatchObject({ status: undefined, error: expect.stringMatching(/^blocked/) });
+    expect(await deliver(`http://[::7f00:1]:${port}/ok`, '{}', {}, strict)).toMatchObject({ status: undefined, error: expect.stringMatching(/^blocked/) });
     expect(hits).toBe(before);
+  });
+
+  it('refuses a port outside the allowed ones before connecting, and allows any port with private targets', async () => {
+    const before = hits;
+    // The check comes before any connection, so a public address on a refused port is never dialled.
+    for (const allowedPorts of [undefined, new Set([443])]) {
+      const res = await deliver('http://8.8.8.8:8080/ok', '{}', {}, { timeoutMs: 500, allowPrivate: false, allowedPorts });
+      expect(res).toMatchObject({ status: undefined, error: expect.stringMatching(/^blocked: .*port/) });
+    }
+    expect(await deliver(`http://127.0.0.1:${port}/ok`, '{}', {}, { timeoutMs: 500, allowPrivate: true, allowedPorts: new Set([443]) })).toEqual({ status: 204 });
+    expect(hits - before).toBe(1);
   });
 });

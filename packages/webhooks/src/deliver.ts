@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { isPrivateAddress } from './ssrf.ts';
+import { isPrivateAddress, portRefusal } from './ssrf.ts';
 
 export interface DeliveryOutcome {
   /** HTTP status, or undefined when no response came (refused, reset, timed out, blocked). */
@@ -36,10 +36,13 @@ export function deliver(
   url: string,
   body: string,
   headers: Record<string, string>,
-  opts: { timeoutMs: number; allowPrivate: boolean },
+  opts: { timeoutMs: number; allowPrivate: boolean; allowedPorts?: ReadonlySet<number> | 'any' },
 ): Promise<DeliveryOutcome> {
   const target = new URL(url);
   const host = target.hostname.replace(/^\[|\]$/g, '');
+  // Checked again here, not only at submit: a job queued before WEBHOOK_PORTS was narrowed obeys the new policy.
+  const badPort = portRefusal(target, opts);
+  if (badPort) return Promise.resolve({ status: undefined, error: `blocked: ${badPort}` });
   if (!opts.allowPrivate && isIP(host) && isPrivateAddress(host)) {
     return Promise.resolve({ status: undefined, error: 'blocked: private address' });
   }
