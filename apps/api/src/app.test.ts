@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '@facematch/auth';
 import { FaceMatchError, type JobView, type VerifyResult } from '@facematch/contracts';
@@ -12,10 +14,12 @@ class FakeQueue implements QueuePort {
   next: WaitOutcome = { state: 'pending' };
   down = false;
   jobs = new Map<string, JobView & { tenant: string }>();
+  /** Ids get and delete were asked about. */
+  looked: string[] = [];
   async submit(req: { tenant: string }) {
     if (this.down) throw new FaceMatchError('QUEUE_UNAVAILABLE', 'the job queue is unavailable; retry shortly');
     this.submitted.push(req);
-    const id = `job-${this.submitted.length}`;
+    const id = randomBytes(18).toString('base64url'); // as the real queue makes them
     this.jobs.set(id, { id, status: 'queued', createdAt: new Date(0).toISOString(), tenant: req.tenant });
     return { id, created: true };
   }
@@ -23,12 +27,14 @@ class FakeQueue implements QueuePort {
     return this.next;
   }
   async get(tenant: string, id: string) {
+    this.looked.push(id);
     const j = this.jobs.get(id);
     if (!j || j.tenant !== tenant) return undefined;
     const { tenant: _t, ...view } = j;
     return view;
   }
   async delete(tenant: string, id: string) {
+    this.looked.push(id);
     return (await this.get(tenant, id)) !== undefined && this.jobs.delete(id);
   }
   async ping() {
@@ -157,6 +163,79 @@ describe('createApp', () => {
   it('answers a malformed %-escape in the path with 400, not 500', async () => {
     const r = await fetch(`${base}/ai/v1/face-verification/jobs/%ZZ`, { headers: { authorization: token } });
     expect([r.status, (await json(r)).error.code]).toEqual([400, 'BAD_REQUEST']);
+  });
+
+  // Each level is {"a":...}; the metadata object itself is the first.
+  const nested = (depth: number) => `${'{"a":'.repeat(depth - 1)}{}${'}'.repeat(depth - 1)}`;
+  const withMetadata = (metadata: string) => `{"img1":${JSON.stringify(png)},"img2":${JSON.stringify(png)},"metadata":${metadata}}`;
+
+  it.each([
+    [5_000, 'metadata: must nest at most 32 levels deep'], // was a 500: JSON.stringify's RangeError
+    [33, 'metadata: must nest at most 32 levels deep'],
+  ])('refuses metadata %i levels deep as INVALID_BODY', async (depth, message) => {
+    const before = queue.submitted.length;
+    const r = await post('/jobs', withMetadata(nested(depth)));
+    expect([r.status, (await json(r)).error]).toEqual([400, { code: 'INVALID_BODY', message }]);
+    expect(queue.submitted.length).toBe(before);
+  });
+
+  it('takes metadata 32 levels deep, and refuses more than 4096 bytes of it', async () => {
+    expect((await post('/jobs', withMetadata(nested(32)))).status).toBe(202);
+    const r = await post('/jobs', withMetadata(JSON.stringify({ s: 'x'.repeat(4096) })));
+    expect([r.status, (await json(r)).error]).toEqual([400, { code: 'INVALID_BODY', message: 'metadata: must be at most 4096 bytes of JSON' }]);
+  });
+
+  it.each(['events', 'id', 'completed', 'failed', 'stalled-check', 'meta', 'A'.repeat(100)])('answers job id %s with 404 without asking the queue', async (id) => {
+    queue.looked = [];
+    const url = `${base}/ai/v1/face-verification/jobs/${id}`;
+    for (const method of ['GET', 'DELETE']) {
+      const r = await fetch(url, { method, headers: { authorization: token } });
+      expect([r.status, await json(r)]).toEqual([404, { error: { code: 'NOT_FOUND', message: 'job not found' } }]);
+    }
+    expect(queue.looked).toEqual([]);
+  });
+
+  it('still finds, and deletes, a job by its id', async () => {
+    const { id } = await json(await post('/jobs', { img1: png, img2: png }));
+    const url = `${base}/ai/v1/face-verification/jobs/${id}`;
+    expect((await fetch(url, { headers: { authorization: token } })).status).toBe(200);
+    expect((await fetch(url, { method: 'DELETE', headers: { authorization: token } })).status).toBe(204);
+    expect((await fetch(url, { headers: { authorization: token } })).status).toBe(404);
+  });
+
+  const gzipped = (body: Buffer | string, encoding = 'gzip') =>
+    fetch(`${base}/ai/v1/face-verification/verify`, {
+      method: 'POST',
+      headers: { authorization: token, 'content-type': 'application/json', 'content-encoding': encoding },
+      body: typeof body === 'string' ? gzipSync(body) : body,
+    });
+
+  it('verifies a gzip body', async () => {
+    queue.next = { state: 'completed', result: { verified: true, distance: 0.3 } as VerifyResult };
+    const r = await gzipped(JSON.stringify({ img1: png, img2: png }));
+    expect([r.status, (await json(r)).verified]).toEqual([200, true]);
+  });
+
+  it('refuses a gzip bomb with 413, creating no job', async () => {
+    const before = queue.submitted.length;
+    const bomb = gzipSync(Buffer.alloc(15 * 1024 * 1024, ' ')); // 15 MB of JSON whitespace in 15 KB
+    expect(bomb.length).toBeLessThan(16 * 1024);
+    const r = await gzipped(bomb);
+    expect([r.status, (await json(r)).error.code]).toEqual([413, 'BODY_TOO_LARGE']);
+    // Under MAX_BODY_BYTES (64 KB here) but over 20x: the ratio bound answers.
+    const small = await gzipped(gzipSync(`${' '.repeat(40_000)}{}`));
+    expect([small.status, (await json(small)).error]).toEqual([413, { code: 'BODY_TOO_LARGE', message: 'the body inflates more than 20x' }]);
+    expect(queue.submitted.length).toBe(before);
+  });
+
+  it.each([
+    ['an unknown Content-Encoding', 'zstd', gzipSync('{}'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['two encodings', 'gzip, gzip', gzipSync(gzipSync('{}')), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a corrupt gzip stream', 'gzip', Buffer.from('not gzip at all'), 400, 'INVALID_JSON'],
+    ['a truncated gzip stream', 'gzip', gzipSync(JSON.stringify({ img1: png, img2: png })).subarray(0, 40), 400, 'INVALID_JSON'],
+  ])('refuses %s', async (_, encoding, body, status, code) => {
+    const r = await gzipped(body, encoding);
+    expect([r.status, (await json(r)).error.code]).toEqual([status, code]);
   });
 
   it('answers unknown routes with the error shape', async () => {

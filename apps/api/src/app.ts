@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { finished } from 'node:stream';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { authenticate, type Tenant } from '@facematch/auth';
 import {
   API_BASE,
-  ERROR_CATALOG,
   FaceMatchError,
   SubmitJobRequestSchema,
   VerifyRequestSchema,
   checkImage,
+  isJobId,
   toFaceMatchError,
   type JobView,
 } from '@facematch/contracts';
@@ -18,7 +19,7 @@ import type { VerifyQueueClient } from '@facematch/queue';
 import { checkWebhookUrl, type UrlPolicy } from '@facematch/webhooks';
 import swaggerUi from 'swagger-ui-express';
 import { ADMIN_PATH, adminRouter } from './admin.ts';
-import { parseJsonBody } from './json-body.ts';
+import { parseJsonBody, readBody } from './json-body.ts';
 
 /** The queue as the API uses it; tests may hand in a fake. */
 export type QueuePort = Pick<VerifyQueueClient, 'submit' | 'wait' | 'get' | 'delete' | 'ping' | 'workerCount' | 'checkRate'>;
@@ -41,7 +42,6 @@ export interface AppDeps {
 }
 
 const RETRY_AFTER_S = 5;
-const MAX_METADATA_BYTES = 4096;
 const IMAGE_KEYS: ReadonlySet<string> = new Set(['img1', 'img2']);
 
 interface Locals {
@@ -111,16 +111,14 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  // The body is read as bytes and parsed by parseJsonBody, which keeps the images out of JSON.parse.
+  // The body is read as bytes (inflated by readBody, within a ratio: express.raw inflated without one)
+  // and parsed by parseJsonBody, which keeps the images out of JSON.parse.
   // Not strict: a JSON string or null parses, then fails validation as INVALID_BODY, which says more.
-  const raw = express.raw({ limit: config.maxBodyBytes, type: () => true });
-  const parse = (req: Request, res: Response) => {
+  const parse = (req: Request, res: Response, body: Buffer) => {
     const charset = /;\s*charset=("?)([^;"]*)\1/i.exec(req.get('content-type') ?? '')?.[2]?.toLowerCase();
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
       throw new FaceMatchError('UNSUPPORTED_MEDIA_TYPE', 'send the body as UTF-8 application/json');
     }
-    const body: unknown = req.body;
-    if (!Buffer.isBuffer(body)) throw new FaceMatchError('INVALID_JSON', 'the body is not valid JSON');
     try {
       const parsed = parseJsonBody(body, IMAGE_KEYS);
       req.body = parsed.value;
@@ -129,16 +127,21 @@ export function createApp(deps: AppDeps): express.Express {
       throw new FaceMatchError('INVALID_JSON', 'the body is not valid JSON', { cause: err });
     }
   };
-  const json: RequestHandler = (req, res, next) => {
-    raw(req, res, (err?: unknown) => {
-      if (err) return next(err);
-      try {
-        parse(req, res);
-      } catch (e) {
-        return next(e);
-      }
-      next();
-    });
+  const json = async (req: Request, res: Response, next: NextFunction) => {
+    let body: Buffer;
+    try {
+      body = await readBody(req, config.maxBodyBytes);
+    } catch (err) {
+      // Read off the rest of the request before answering, as body-parser did: a client still sending
+      // when the socket closes can miss the answer.
+      await new Promise((resolve) => {
+        finished(req, resolve);
+        req.resume();
+      });
+      throw err;
+    }
+    parse(req, res, body);
+    next();
   };
 
   // Submissions are rate-limited per tenant before their body is read; then the body must be JSON.
@@ -160,7 +163,9 @@ export function createApp(deps: AppDeps): express.Express {
     if (outcome.state === 'completed') {
       res.json(outcome.result);
     } else if (outcome.state === 'failed') {
-      res.status(ERROR_CATALOG[outcome.error.code].httpStatus).json({ error: outcome.error });
+      // Through the one error handler, so a retryable failure (QUEUE_UNAVAILABLE) gets its Retry-After.
+      const { code, message, image } = outcome.error;
+      throw new FaceMatchError(code, message, image ? { image } : {});
     } else {
       res.status(202).location(`${API_BASE}/jobs/${id}`).json({ id, status: 'queued' });
     }
@@ -175,9 +180,6 @@ export function createApp(deps: AppDeps): express.Express {
       if (!config.webhooks.tenantsWithSecret.has(tenant.apiKey)) {
         throw new FaceMatchError('WEBHOOK_NOT_CONFIGURED', 'no webhook signing secret is configured for this API key (FACEMATCH_WEBHOOK_SECRETS)');
       }
-    }
-    if (body.metadata !== undefined && Buffer.byteLength(JSON.stringify(body.metadata)) > MAX_METADATA_BYTES) {
-      throw new FaceMatchError('INVALID_BODY', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
     }
     const idempotencyKey = req.get('idempotency-key');
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
@@ -200,13 +202,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   api.get('/jobs/:id', async (req, res) => {
-    const view: JobView | undefined = await queue.get((res.locals as Locals).tenant.apiKey, String(req.params.id));
+    const view: JobView | undefined = await queue.get((res.locals as Locals).tenant.apiKey, jobIdParam(req));
     if (!view) throw new FaceMatchError('NOT_FOUND', 'job not found');
     res.json(view);
   });
 
   api.delete('/jobs/:id', async (req, res) => {
-    const deleted = await queue.delete((res.locals as Locals).tenant.apiKey, String(req.params.id));
+    const deleted = await queue.delete((res.locals as Locals).tenant.apiKey, jobIdParam(req));
     if (!deleted) throw new FaceMatchError('NOT_FOUND', 'job not found');
     res.status(204).end();
   });
@@ -220,7 +222,7 @@ export function createApp(deps: AppDeps): express.Express {
     const e = fromHttpError(err);
     const log = (res.locals as Partial<Locals>).log ?? deps.log;
     if (e.httpStatus >= 500) log.error({ code: e.code, err: e.cause ?? e }, 'request failed');
-    if (e.retryable && (e.httpStatus >= 500 || e.httpStatus === 429)) res.setHeader('Retry-After', String(e.retryAfterS ?? RETRY_AFTER_S));
+    if (e.retryable && (e.httpStatus >= 500 || e.httpStatus === 429 || e.retryAfterS !== undefined)) res.setHeader('Retry-After', String(e.retryAfterS ?? RETRY_AFTER_S));
     res.status(e.httpStatus).json({ error: e.toJSON() });
   });
 
@@ -239,6 +241,13 @@ function parseBody<S extends typeof VerifyRequestSchema | typeof SubmitJobReques
   return parsed.data as ReturnType<S['parse']>;
 }
 
+/** The job id in the path. One the queue cannot have made is not found, and never reaches Redis, where `events` or `stalled-check` would name BullMQ's own keys. */
+function jobIdParam(req: Request): string {
+  const id = String(req.params.id);
+  if (!isJobId(id)) throw new FaceMatchError('NOT_FOUND', 'job not found');
+  return id;
+}
+
 /** Validates both images from their bytes and headers, and returns the bytes: Redis stores those, not base64. */
 function checkImages(body: { img1: string; img2: string }, locals: Locals, config: { maxImageBytes: number; maxImagePixels: number }): [Buffer, Buffer] {
   const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
@@ -251,7 +260,11 @@ function checkImages(body: { img1: string; img2: string }, locals: Locals, confi
 
 /** The route pattern for metrics labels: job ids in raw paths would make a series per job. */
 function routeLabel(req: Request): string {
-  if (req.route) return `${req.baseUrl}${(req.route as { path: string }).path}`;
+  if (req.route) {
+    // An error thrown in an API route reaches the app's error handler with baseUrl already reset.
+    const base = req.baseUrl || (req.originalUrl.startsWith(`${API_BASE}/`) ? API_BASE : '');
+    return `${base}${(req.route as { path: string }).path}`;
+  }
   const path = req.originalUrl.split('?')[0] ?? '';
   // Refused before a route matched (a 401 in the auth middleware, say): name the route it was meant for.
   if (path === `${API_BASE}/verify` || path === `${API_BASE}/jobs`) return path;
@@ -261,7 +274,7 @@ function routeLabel(req: Request): string {
   return 'unmatched';
 }
 
-/** Maps body-parser's errors onto our codes. */
+/** Maps raw-body's errors, and body-parser's in routers that use it, onto our codes. */
 function fromHttpError(err: unknown): FaceMatchError {
   const type = (err as { type?: string }).type;
   if (type === 'entity.too.large') return new FaceMatchError('BODY_TOO_LARGE', 'the request body is too large');

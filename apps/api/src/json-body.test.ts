@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { parseJsonBody } from './json-body.ts';
+import { inflateBody, parseJsonBody } from './json-body.ts';
 
 const KEYS = new Set(['img1', 'img2']);
 
@@ -81,5 +83,32 @@ describe('parseJsonBody', () => {
       if ('ok' in want) parsed++;
     }
     expect(parsed).toBeGreaterThan(500); // the corpus holds valid bodies, not only broken ones
+  });
+});
+
+describe('inflateBody', () => {
+  const text = JSON.stringify({ img1: long('QUJD'), img2: long('REVG') });
+  it.each([
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['br', brotliCompressSync],
+  ] as const)('inflates %s', async (encoding, compress) => {
+    expect((await inflateBody(compress(text), encoding, 1 << 20)).toString()).toBe(text);
+  });
+
+  it('stops at 20x the compressed size, or at the limit when that is smaller', async () => {
+    const bomb = gzipSync(Buffer.alloc(1 << 20));
+    await expect(inflateBody(bomb, 'gzip', 16 << 20)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE', message: 'the body inflates more than 20x' });
+    await expect(inflateBody(bomb, 'gzip', 1024)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE', message: 'the request body is too large' });
+    const fits = gzipSync(randomBytes(768).toString('base64')); // 1024 bytes, as images compress: barely
+    await expect(inflateBody(fits, 'gzip', 1024)).resolves.toHaveLength(1024); // exactly the limit is fine
+    await expect(inflateBody(fits, 'gzip', 1023)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE', message: 'the request body is too large' });
+  });
+
+  it('refuses a corrupt or empty stream as INVALID_JSON', async () => {
+    for (const encoding of ['gzip', 'deflate', 'br'] as const) {
+      await expect(inflateBody(Buffer.from('\xff not compressed'), encoding, 1024)).rejects.toMatchObject({ code: 'INVALID_JSON', message: `the body is not valid ${encoding}` });
+      await expect(inflateBody(Buffer.alloc(0), encoding, 1024)).rejects.toMatchObject({ code: 'INVALID_JSON' });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { FaceMatchError } from '@facematch/contracts';
-import { authenticate, parseTtl, signToken } from './index.ts';
+import { authenticate, parseTtl, signToken, verifiedCacheBytes } from './index.ts';
 
 const tenants = new Map([
   ['key-a', { apiKey: 'key-a', secret: 'secret-a-0123456789' }],
@@ -69,6 +69,39 @@ describe('authenticate', () => {
   it('tolerates clock skew up to 60 s', () => {
     expect(codeOf(jwt.sign({ apikey: 'key-a', exp: now - 30 }, 'secret-a-0123456789'))).toBe('OK');
     expect(codeOf(jwt.sign({ apikey: 'key-a', exp: now + 600, nbf: now + 30 }, 'secret-a-0123456789'))).toBe('OK');
+  });
+});
+
+describe('the verified-token cache', () => {
+  const sized = (i: number, pad: number) => jwt.sign({ apikey: 'key-a', exp: now + 600, i, pad: 'p'.repeat(pad) }, 'secret-a-0123456789');
+
+  it('stays under 8 MB of tokens however many large ones arrive, dropping the oldest', () => {
+    const first = sized(-1, 1400);
+    authenticate(first, tenants);
+    const bytes = verifiedCacheBytes();
+    authenticate(first, tenants); // a hit: kept once
+    expect(verifiedCacheBytes()).toBe(bytes);
+    let last = '';
+    for (let i = 0; i < 6_000; i++) {
+      last = sized(i, 1400);
+      expect(last.length).toBeGreaterThan(1900);
+      expect(last.length).toBeLessThanOrEqual(2048);
+      authenticate(last, tenants);
+      expect(verifiedCacheBytes()).toBeLessThanOrEqual(8 * 1024 * 1024);
+    }
+    expect(verifiedCacheBytes()).toBeGreaterThan(8 * 1024 * 1024 - 2048); // full, not cleared
+    // The newest is still there: a hit adds nothing.
+    const full = verifiedCacheBytes();
+    authenticate(last, tenants);
+    expect(verifiedCacheBytes()).toBe(full);
+  });
+
+  it('does not keep a token over 2 KB, but still accepts it', () => {
+    const long = sized(0, 4000);
+    expect(long.length).toBeGreaterThan(2048);
+    const before = verifiedCacheBytes();
+    expect(authenticate(long, tenants).apiKey).toBe('key-a');
+    expect(verifiedCacheBytes()).toBe(before);
   });
 });
 

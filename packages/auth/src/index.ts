@@ -36,8 +36,34 @@ export function parseTtl(ttl: string): number {
 
 // Clients reuse a token for many requests; verifying its HMAC and JSON each time was 4% of the
 // ingress's CPU. A verified token stays good until its exp, for the same tenant object.
+// Bounded by the bytes of its keys, not their count: a header can carry a 16 KB token, and 10,000 of
+// those were 170 MB a process. A Map iterates in insertion order, so the first key is the oldest.
 const verified = new Map<string, { tenant: Tenant; exp: number }>();
-const VERIFIED_MAX = 10_000;
+const VERIFIED_MAX_BYTES = 8 * 1024 * 1024;
+/** Real tokens are a few hundred bytes; longer ones are verified every time rather than kept. */
+const VERIFIED_MAX_TOKEN = 2048;
+let verifiedBytes = 0;
+
+function remember(raw: string, entry: { tenant: Tenant; exp: number }): void {
+  if (raw.length > VERIFIED_MAX_TOKEN) return;
+  forget(raw);
+  while (verifiedBytes + raw.length > VERIFIED_MAX_BYTES) {
+    const oldest = verified.keys().next();
+    if (oldest.done) break;
+    forget(oldest.value);
+  }
+  verified.set(raw, entry);
+  verifiedBytes += raw.length;
+}
+
+function forget(raw: string): void {
+  if (verified.delete(raw)) verifiedBytes -= raw.length;
+}
+
+/** The verified-token cache's size in bytes of token (header values are latin1: a byte a character); for tests. */
+export function verifiedCacheBytes(): number {
+  return verifiedBytes;
+}
 
 /**
  * Authenticates an `Authorization` header: a raw JWT as VideoSDK sends it, or `Bearer <JWT>`.
@@ -47,7 +73,10 @@ export function authenticate(header: string | undefined, tenants: ReadonlyMap<st
   const raw = header?.trim().replace(/^Bearer\s+/i, '');
   if (!raw) throw new FaceMatchError('TOKEN_MISSING', 'the Authorization header must carry a token');
   const hit = verified.get(raw);
-  if (hit && now / 1000 <= hit.exp + CLOCK_SKEW_S && tenants.get(hit.tenant.apiKey) === hit.tenant) return hit.tenant;
+  if (hit) {
+    if (now / 1000 <= hit.exp + CLOCK_SKEW_S && tenants.get(hit.tenant.apiKey) === hit.tenant) return hit.tenant;
+    forget(raw); // expired or its tenant changed: verified afresh below, and kept again only if it still passes
+  }
   let decoded: jwt.Jwt | null;
   try {
     decoded = jwt.decode(raw, { complete: true });
@@ -77,8 +106,7 @@ export function authenticate(header: string | undefined, tenants: ReadonlyMap<st
   if (typeof payload.exp !== 'number') throw new FaceMatchError('TOKEN_INVALID', 'the token must carry exp');
   // Only tokens already past nbf are kept: from then on, validity depends on exp alone.
   if (payload.nbf === undefined || payload.nbf <= now / 1000) {
-    if (verified.size >= VERIFIED_MAX) verified.clear();
-    verified.set(raw, { tenant, exp: payload.exp });
+    remember(raw, { tenant, exp: payload.exp });
   }
   return tenant;
 }

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { z } from './zod.ts';
 import { ERROR_CATALOG } from './errors.ts';
 import { VerifyResultSchema } from './result.ts';
@@ -16,10 +17,44 @@ export const VerifyRequestSchema = z.object({
 });
 export type VerifyRequest = z.infer<typeof VerifyRequestSchema>;
 
+export const METADATA_MAX_BYTES = 4096;
+export const METADATA_MAX_DEPTH = 32;
+
+/**
+ * Whether a JSON value nests more than `maxDepth` containers deep (the value itself counts as one), or
+ * holds more values than `maxBytes` bytes of JSON could. Iterative: a 5,000-deep value from JSON.parse
+ * would overflow the stack of anything recursive, JSON.stringify included. The value count also bounds
+ * the walk for values shared by reference, which JSON.parse never makes but a programmatic caller can.
+ */
+function jsonShapeFault(value: unknown, maxDepth: number, maxBytes: number): 'deep' | 'large' | undefined {
+  const stack: [unknown, number][] = [[value, 1]];
+  let values = 0;
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (++values > maxBytes) return 'large'; // every JSON value takes at least one byte
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > maxDepth) return 'deep';
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return undefined;
+}
+
+/** Echoed back on the job and in webhooks; small, shallow, and never interpreted. */
+const metadataField = z
+  .record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    const fault = jsonShapeFault(value, METADATA_MAX_DEPTH, METADATA_MAX_BYTES);
+    // Stringified only once the depth is known to be small, so this cannot overflow the stack either.
+    if (fault === 'deep') ctx.addIssue({ code: 'custom', message: `must nest at most ${METADATA_MAX_DEPTH} levels deep` });
+    else if (fault === 'large' || Buffer.byteLength(JSON.stringify(value)) > METADATA_MAX_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${METADATA_MAX_BYTES} bytes of JSON` });
+    }
+  })
+  .describe(`Up to ${METADATA_MAX_BYTES} bytes of JSON, nested at most ${METADATA_MAX_DEPTH} levels deep, echoed on the job and in its webhook`);
+
 export const SubmitJobRequestSchema = VerifyRequestSchema.extend({
   webhookUrl: z.string().max(2048).optional().describe('HTTPS URL that receives the signed result event when the job ends'),
-  /** Echoed back on the job and in webhooks; small, and never interpreted. */
-  metadata: z.record(z.string(), z.unknown()).optional().describe('Up to 4 KB of JSON, echoed on the job and in its webhook'),
+  metadata: metadataField.optional(),
 });
 export type SubmitJobRequest = z.infer<typeof SubmitJobRequestSchema>;
 
@@ -34,6 +69,16 @@ export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 export const JobStatusSchema = z.enum(['queued', 'active', 'completed', 'failed']);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+/**
+ * A job id as the queue makes them: 18 random bytes in base64url. Checked before the queue is asked,
+ * so an id like `events` or `stalled-check` never reaches Redis, where BullMQ keeps its own keys
+ * beside the jobs.
+ */
+export const JobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{24}$/).describe('The job id returned on submission');
+export function isJobId(id: unknown): id is string {
+  return JobIdSchema.safeParse(id).success;
+}
 
 /** What a submission answers before the job has a result: where it stands, and its id to poll. */
 export const JobAcceptedSchema = z.object({ id: z.string(), status: JobStatusSchema });
@@ -84,7 +129,7 @@ export const JobViewSchema = z.object({
 export type JobView = z.infer<typeof JobViewSchema>;
 
 /** Typed job names and payloads shared by producer and consumer, so they cannot drift. */
-export const JobName = { verify: 'face.verify', deliver: 'webhook.deliver' } as const;
+export const JobName = { verify: 'face.verify', deliver: 'webhook.deliver', expireResults: 'housekeeping.expire' } as const;
 
 export const DeliveryJobDataSchema = z.object({
   /** The verification job this event is about; also the webhook-id, so receivers can deduplicate. */

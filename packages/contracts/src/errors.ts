@@ -16,6 +16,10 @@ export const ERROR_CATALOG = {
   INVALID_JSON: { httpStatus: 400, retryable: false },
   INVALID_BODY: { httpStatus: 400, retryable: false },
   BODY_TOO_LARGE: { httpStatus: 413, retryable: false },
+  /** The request line and headers passed Node's maxHeaderSize (16 KB). */
+  HEADERS_TOO_LARGE: { httpStatus: 431, retryable: false },
+  /** The request did not arrive within REQUEST_TIMEOUT_MS (or its headers within HEADERS_TIMEOUT_MS). */
+  REQUEST_TIMEOUT: { httpStatus: 408, retryable: true },
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, retryable: false },
   NOT_FOUND: { httpStatus: 404, retryable: false },
   JOB_ACTIVE: { httpStatus: 409, retryable: true },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeStrictBase64, decodeStrictBase64Text, isStrictBase64 } from './image-input.ts';
+import { decodeStrictBase64, decodeStrictBase64Text, isStrictBase64, toBytes } from './image-input.ts';
 
 describe('isStrictBase64', () => {
   it.each(['', 'QQ==', 'QUI=', 'QUJD', 'a+/9'])('accepts %j', (s) => expect(isStrictBase64(s)).toBe(true));
@@ -49,5 +49,22 @@ describe('decodeStrictBase64', () => {
       const bad = rand(2) ? good.slice(0, at) + flaw + good.slice(at + 1) : good.slice(0, at) + flaw + good.slice(at);
       expect(decodeStrictBase64Text(Buffer.from(bad)) !== undefined, `${flaw} at ${at}`).toBe(canonical(bad));
     }
+  });
+});
+
+describe('toBytes', () => {
+  const b64 = Buffer.from('hello').toString('base64');
+  // URI schemes and media types are case-insensitive, and so is the base64 parameter.
+  it.each(['data:image/jpeg;base64,', 'DATA:IMAGE/JPEG;BASE64,', 'Data:Image/Png;Base64,', 'data:image/webp;charset=x;BASE64,'])('reads a %s data URI, as a string and as bytes', (prefix) => {
+    expect(toBytes(prefix + b64, 'img1', 1024).toString()).toBe('hello');
+    expect(toBytes({ encoded: Buffer.from(prefix + b64) }, 'img1', 1024).toString()).toBe('hello');
+  });
+
+  it.each([
+    ['DATA:TEXT/HTML;BASE64,', 'UNSUPPORTED_FORMAT'],
+    ['DATA:IMAGE/JPEG,', 'INVALID_DATA_URI'],
+    ['DATA:IMAGE/JPEG;BASE64', 'INVALID_DATA_URI'],
+  ])('still refuses %s', (prefix, code) => {
+    expect(() => toBytes(prefix + b64, 'img1', 1024)).toThrow(expect.objectContaining({ code }));
   });
 });

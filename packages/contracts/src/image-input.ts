@@ -54,7 +54,8 @@ export function isStrictBase64(s: string): boolean {
   return decodeStrictBase64(s) !== undefined;
 }
 
-const DATA_URI_RE = /^data:([^,;]*)((?:;[^,;]*)*),/;
+// Scheme, media type and parameters are case-insensitive (RFC 3986, RFC 2045): DATA:IMAGE/JPEG;BASE64, is one.
+const DATA_URI_RE = /^data:([^,;]*)((?:;[^,;]*)*),/i;
 
 /** Turns a data URI, bare base64 or bytes into bytes. The label is only checked for being an image. */
 export function toBytes(input: ImageInput | EncodedImage, image: ImageLabel, maxBytes: number): Buffer {
@@ -66,7 +67,7 @@ export function toBytes(input: ImageInput | EncodedImage, image: ImageLabel, max
   const text = typeof input === 'string' ? input : input.encoded;
   const head = typeof text === 'string' ? text.slice(0, 256) : text.toString('latin1', 0, Math.min(256, text.length));
   let skip = 0;
-  if (head.startsWith('data:')) {
+  if (head.slice(0, 5).toLowerCase() === 'data:') {
     const m = DATA_URI_RE.exec(head);
     if (!m) throw new FaceMatchError('INVALID_DATA_URI', `${image} is not a valid data URI`, { image });
     const mime = (m[1] ?? '').toLowerCase();

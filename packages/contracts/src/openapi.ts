@@ -4,6 +4,7 @@ import {
   API_BASE,
   ErrorBodySchema,
   JobAcceptedSchema,
+  JobIdSchema,
   JobViewSchema,
   ReadinessSchema,
   SubmitJobRequestSchema,
@@ -15,7 +16,8 @@ import { VerifyResultSchema } from './result.ts';
 
 // The codes each kind of request can answer with; the spec lists them under their HTTP status.
 const AUTH: ErrorCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'UNKNOWN_API_KEY'];
-const ALWAYS: ErrorCode[] = ['BAD_REQUEST', 'QUEUE_UNAVAILABLE', 'INTERNAL'];
+// HEADERS_TOO_LARGE is Node's refusal of the request line and headers, answered before any route.
+const ALWAYS: ErrorCode[] = ['BAD_REQUEST', 'HEADERS_TOO_LARGE', 'QUEUE_UNAVAILABLE', 'INTERNAL'];
 const BODY: ErrorCode[] = [
   'INVALID_JSON',
   'INVALID_BODY',
@@ -28,6 +30,7 @@ const BODY: ErrorCode[] = [
   'IMAGE_DECODE_FAILED',
   'RATE_LIMITED',
   'QUEUE_FULL',
+  'REQUEST_TIMEOUT',
 ];
 // What a verification itself can end in, answered by the sync call and recorded on a failed job.
 const OUTCOME: ErrorCode[] = ['NO_FACE', 'IMAGE_DECODE_FAILED', 'IMAGE_TOO_LARGE', 'UNSUPPORTED_FORMAT', 'IMAGES_EXPIRED', 'ENGINE_NOT_READY', 'MODELS_INVALID'];
@@ -36,12 +39,14 @@ const REASONS: Record<number, string> = {
   400: 'Bad request',
   401: 'Unauthenticated',
   404: 'Not found',
+  408: 'Request timeout (the body did not arrive in time)',
   409: 'Conflict',
   410: 'Gone',
   413: 'Too large',
   415: 'Unsupported media type',
   422: 'Unprocessable',
   429: 'Rate limited',
+  431: 'Request headers too large',
   500: 'Internal error',
   503: 'Unavailable; retry after Retry-After seconds',
 };
@@ -95,7 +100,7 @@ export function buildOpenApiDocument(opts: { version: string; serverUrl?: string
   const JobAccepted = registry.register('JobAccepted', JobAcceptedSchema);
   const WebhookEvent = registry.register('WebhookEvent', WebhookEventSchema);
   registry.register('ErrorBody', ErrorBodySchema);
-  const jobId = z.object({ id: z.string().describe('The job id returned on submission') });
+  const jobId = z.object({ id: JobIdSchema });
 
   registry.registerPath({
     method: 'post',
