@@ -104,6 +104,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: API first (no new requests), then workers (finishing their jobs)');
+    // A group SIGTERM (Ctrl-C, docker stop) has already reached the workers: none may be restarted while the API stops.
+    workers.stopRestarting();
     await api.stop('SIGTERM');
     await workers.stop('SIGTERM');
     redisChild?.kill('SIGTERM');

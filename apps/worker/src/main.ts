@@ -1,9 +1,10 @@
 // One worker process: loads the engine once, then takes verification jobs until SIGTERM.
+import type { Server } from 'node:http';
 import { loadConfigOrExit, workerEnvSchema } from '@facematch/config';
 import { FaceEngine, engineOptionsFromEnv } from '@facematch/engine';
 import { createLogger } from '@facematch/logger';
 import { WorkerMetrics, serveMetrics } from '@facematch/metrics';
-import { DeliveryWorker, VerifyWorker } from '@facematch/queue';
+import { DeliveryWorker, Housekeeping, VerifyWorker } from '@facematch/queue';
 import { deliver, webhookHeaders } from '@facematch/webhooks';
 
 const env = loadConfigOrExit(workerEnvSchema, 'worker');
@@ -13,11 +14,33 @@ process.on('unhandledRejection', (err) => {
   log.fatal({ err }, 'unhandled rejection');
   process.exit(1);
 });
+// Node's default handler prints the throwing source line to stderr; this logs one structured line instead.
+// A failed top-level await (the engine not loading) arrives here too, with origin 'unhandledRejection'.
+process.on('uncaughtException', (err, origin) => {
+  log.fatal({ err, origin }, 'uncaught exception');
+  process.exit(1);
+});
 
 const engine = await FaceEngine.create(engineOptionsFromEnv(env, (msg, fields) => log.info(fields ?? {}, msg)));
 const metrics = new WorkerMetrics({ backend: engine.backend, detector: engine.detector });
-// Each worker process serves its own metrics: N processes on a host answer on METRICS_PORT..+N-1.
-const metricsServer = env.METRICS_PORT === undefined ? undefined : await serveMetrics(metrics.registry, env.METRICS_PORT + env.WORKER_SLOT, env.METRICS_HOST);
+
+/**
+ * Each worker process serves its own metrics: N processes on a host answer on METRICS_PORT..+N-1. A port
+ * that cannot be had is a warning, not a crash: dying would only get the worker restarted (models
+ * reloaded) into the same taken port, forever, and no jobs done. The worker runs on without /metrics.
+ */
+async function startMetrics(port: number): Promise<Server | undefined> {
+  try {
+    return await serveMetrics(metrics.registry, port, env.METRICS_HOST);
+  } catch (err) {
+    log.warn(
+      { err, port, host: env.METRICS_HOST, workerSlot: env.WORKER_SLOT },
+      `metrics off: cannot listen on ${env.METRICS_HOST}:${port} (METRICS_PORT+WORKER_SLOT on METRICS_HOST); this worker runs without /metrics`,
+    );
+    return undefined;
+  }
+}
+const metricsServer = env.METRICS_PORT === undefined ? undefined : await startMetrics(env.METRICS_PORT + env.WORKER_SLOT);
 
 const delivery = {
   redisUrl: env.REDIS_URL,
@@ -34,6 +57,7 @@ const worker = VerifyWorker.start(
     concurrency: Math.max(env.WORKER_CONCURRENCY, engine.batchSize),
     lockDurationMs: env.WORKER_LOCK_MS,
     outcomeTtlS: env.RESULT_TTL_S,
+    redisOutageMs: env.REDIS_OUTAGE_MS,
     delivery,
   },
   async (images, job) => {
@@ -58,11 +82,14 @@ const deliveries = DeliveryWorker.start(
     return deliver(d.url, d.body, webhookHeaders(secret, `msg_${d.jobId}`, d.body), {
       timeoutMs: env.WEBHOOK_TIMEOUT_MS,
       allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      allowedPorts: env.WEBHOOK_PORTS,
     });
   },
   log,
   (outcome) => metrics.delivery(outcome),
 );
+// Expires results, webhook events and event-stream copies at RESULT_TTL_S, whatever the traffic.
+const housekeeping = Housekeeping.start({ redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX, resultTtlS: env.RESULT_TTL_S }, log);
 if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhooks may reach loopback and private networks (development only)');
 else log.info('webhooks to loopback, private, link-local and metadata addresses are refused');
 const metricsAddr = metricsServer?.address();
@@ -74,7 +101,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info({ signal, deadlineMs: env.SHUTDOWN_TIMEOUT_MS }, 'worker stopping: no new jobs, finishing the current one');
-  const [outcome] = await Promise.all([worker.close(env.SHUTDOWN_TIMEOUT_MS), deliveries.close()]);
+  const [outcome] = await Promise.all([worker.close(env.SHUTDOWN_TIMEOUT_MS), deliveries.close(), housekeeping.close()]);
   metricsServer?.close();
   log.info({ outcome }, 'worker stopped');
   process.exit(0);

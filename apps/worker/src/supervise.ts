@@ -10,6 +10,8 @@ export const TSX_IMPORT = import.meta.resolve('tsx');
  */
 export class Supervisor {
   private readonly children = new Set<ChildProcess>();
+  /** Restarts waiting out their backoff; stop() cancels them. */
+  private readonly pending = new Set<NodeJS.Timeout>();
   private stopping = false;
   private restarts = 0;
 
@@ -23,6 +25,7 @@ export class Supervisor {
   }
 
   private spawn(slot: number): void {
+    if (this.stopping) return;
     const child = fork(this.opts.script, [], { execArgv: ['--import', TSX_IMPORT], env: { ...process.env, ...this.opts.env, WORKER_SLOT: String(slot) } });
     this.children.add(child);
     this.opts.onSpawn?.(slot, child.pid);
@@ -33,7 +36,12 @@ export class Supervisor {
       // Quick deaths back off (a crash loop must not spin the CPU); a long-lived child restarts at once.
       const delay = Date.now() - startedAt > 60_000 ? 0 : Math.min(30_000, 1000 * 2 ** Math.min(this.restarts++, 5));
       this.log.warn({ slot, pid: child.pid, code, signal, restartInMs: delay }, `${this.opts.name} exited; restarting`);
-      setTimeout(() => this.spawn(slot), delay).unref();
+      // Not unref'd: with every child dead, this timer is all that keeps the supervisor, and so the service, alive.
+      const timer = setTimeout(() => {
+        this.pending.delete(timer);
+        this.spawn(slot);
+      }, delay);
+      this.pending.add(timer);
     });
   }
 
@@ -41,9 +49,19 @@ export class Supervisor {
     return [...this.children].flatMap((c) => (c.pid ? [c.pid] : []));
   }
 
+  /**
+   * From now on a child that exits stays down, and a pending restart is cancelled. For shutting down in
+   * stages: a group SIGTERM reaches the children before stop() does, and none may come back meanwhile.
+   */
+  stopRestarting(): void {
+    this.stopping = true;
+    for (const timer of this.pending) clearTimeout(timer);
+    this.pending.clear();
+  }
+
   /** Forwards the signal and waits for every child to finish its own graceful shutdown. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    this.stopping = true;
+    this.stopRestarting();
     await Promise.all(
       [...this.children].map(
         (c) =>

@@ -25,7 +25,7 @@ export const REDACT_PATHS = [
 ];
 
 /** Error fields that describe a failure without carrying its payload. */
-const ERROR_FIELDS = ['code', 'errno', 'syscall', 'statusCode', 'status', 'type'] as const;
+const ERROR_FIELDS = ['code', 'errno', 'syscall', 'statusCode', 'status'] as const;
 const MAX_TEXT = 2000;
 const MAX_CAUSES = 4;
 

@@ -56,3 +56,17 @@ describe('WorkerMetrics', () => {
     }
   });
 });
+
+describe('serveMetrics', () => {
+  it('rejects, for the caller to handle, when the port is taken', async () => {
+    // The worker carries on without metrics on this rejection: it must be a rejection, never a throw elsewhere.
+    const m = new WorkerMetrics({ backend: 'wasm', detector: 'auto' });
+    const first = await serveMetrics(m.registry, 0, '127.0.0.1');
+    try {
+      const { port } = first.address() as { port: number };
+      await expect(serveMetrics(m.registry, port, '127.0.0.1')).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      first.close();
+    }
+  });
+});

@@ -4,3 +4,4 @@ export { decodeJobError, encodeJobError } from './job-error.ts';
 export { keys } from './keys.ts';
 export { deleteKeys, dumpKeys, redisAnswers } from './redis.ts';
 export { DELIVERY_QUEUE, DeliveryWorker, backoffDelay, buildEvent, deliveryJobId, type AttemptResult, type Deliver, type DeliverySettings } from './webhook-queue.ts';
+export { Housekeeping, sweepEveryMs } from './housekeeping.ts';

@@ -13,7 +13,7 @@ import {
 import { keys } from './keys.ts';
 import { connect, type Redis } from './redis.ts';
 import { decodeJobError } from './job-error.ts';
-import { DELIVERY_QUEUE, readWebhookState } from './webhook-queue.ts';
+import { DELIVERY_QUEUE, deliveryJobId, readWebhookState } from './webhook-queue.ts';
 
 export const VERIFY_QUEUE = 'face-verification';
 /** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
@@ -208,6 +208,8 @@ export class VerifyQueueClient {
       const state = await this.queue.getJobState(id);
       const job = await Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id);
       if (!job || job.data.tenant !== tenant) return undefined;
+      // RESULT_TTL_S is a promise to the client: an older result is gone, even if Redis has not yet dropped it.
+      if (job.finishedOn && Date.now() - job.finishedOn > this.settings.resultTtlS * 1000) return undefined;
       const status = toStatus(state);
       const view: JobView = { id, status, createdAt: new Date(job.timestamp).toISOString() };
       if (job.data.metadata) view.metadata = job.data.metadata;
@@ -219,28 +221,37 @@ export class VerifyQueueClient {
     });
   }
 
-  /** Purges the job, its images, its outcome and its idempotency key. */
+  /**
+   * Purges the job and every copy of its outcome: the job hash, its images, the crash-recovery outcome,
+   * the idempotency key, the webhook delivery (its job carries the whole event) with its state, and the
+   * entries of both queues' event streams. This is what an erasure request relies on. A job or a delivery
+   * that a worker holds right now cannot be removed mid-flight (BullMQ refuses, as it holds the lock), so
+   * the caller gets 409 JOB_ACTIVE and retries; after a 204 no delivery can reach the receiver.
+   */
   async delete(tenant: string, id: string): Promise<boolean> {
     return this.guard(async () => {
       const job = await Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id);
       if (!job || job.data.tenant !== tenant) return false;
-      if ((await job.getState()) === 'active') {
-        throw new FaceMatchError('JOB_ACTIVE', 'the job is being processed; delete it once it has finished');
+      if ((await job.getState()) === 'active') throw jobActive('the job is being processed; delete it once it has finished');
+      if (job.data.webhookUrl) {
+        const delivery = await Job.fromId(this.deliveries(), deliveryJobId(id));
+        if (delivery) await removeUnlessLocked(delivery, 'a webhook delivery for this job is in flight; retry shortly');
       }
-      await job.remove();
-      await this.purgeEvents(id);
+      await removeUnlessLocked(job, 'the job is being processed; delete it once it has finished');
+      await this.purgeEvents(VERIFY_QUEUE, id);
+      await this.purgeEvents(DELIVERY_QUEUE, id);
       await this.redis.del(...this.k.images(id), this.k.outcome(id), keys(this.settings.prefix, DELIVERY_QUEUE).webhook(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
       return true;
     });
   }
 
-  /** The events stream repeats a job's result; a purge must reach it too. */
-  private async purgeEvents(id: string): Promise<void> {
-    const stream = `${this.settings.prefix}:${VERIFY_QUEUE}:events`;
+  /** The events streams repeat a job's result (and a delivery's id); a purge must reach them too. */
+  private async purgeEvents(queue: string, id: string): Promise<void> {
+    const stream = `${this.settings.prefix}:${queue}:events`;
     let start = '-';
     for (;;) {
       const entries = await this.redis.xrange(stream, start, '+', 'COUNT', 1000);
-      const mine = entries.filter(([, fields]) => fields.includes(id)).map(([entryId]) => entryId);
+      const mine = entries.filter(([, fields]) => fields.some((f) => f.includes(id))).map(([entryId]) => entryId);
       if (mine.length > 0) await this.redis.xdel(stream, ...mine);
       if (entries.length < 1000) return;
       start = `(${entries[entries.length - 1]![0]}`;
@@ -305,6 +316,18 @@ async function readyWithin(redis: Redis, ms: number): Promise<void> {
     };
     redis.once('ready', onReady);
   });
+}
+
+const jobActive = (message: string) => new FaceMatchError('JOB_ACTIVE', message, { retryAfterS: 2 });
+
+/** BullMQ refuses to remove a job a worker holds the lock of; that is a 409 to retry, not a fault. */
+async function removeUnlessLocked(job: Job, message: string): Promise<void> {
+  try {
+    await job.remove();
+  } catch (err) {
+    if (err instanceof Error && /locked/.test(err.message)) throw jobActive(message);
+    throw err;
+  }
 }
 
 function toStatus(state: string): JobStatus {

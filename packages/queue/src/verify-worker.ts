@@ -2,7 +2,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { FaceMatchError, JobName, toFaceMatchError, type JobEnded, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
 import { decodeJobError, encodeJobError } from './job-error.ts';
 import { keys } from './keys.ts';
-import { connect, type Redis } from './redis.ts';
+import { connect, execOrThrow, rideOut, type Redis } from './redis.ts';
 import { VERIFY_QUEUE } from './verify-queue.ts';
 import { DELIVERY_QUEUE, buildEvent, enqueueDelivery, type DeliverySettings } from './webhook-queue.ts';
 
@@ -17,8 +17,13 @@ export interface WorkerSettings {
   concurrency: number;
   /** How long a job's lock lives without renewal; a killed worker's job is recovered after about this. */
   lockDurationMs: number;
-  /** How long an outcome is kept so that a re-run after a crash returns it instead of recomputing. */
+  /** How long results stay pollable (RESULT_TTL_S); also how long the crash-recovery outcome is kept. */
   outcomeTtlS: number;
+  /**
+   * How long the worker retries a write that Redis refuses (OOM, READONLY, MISCONF, a lost connection)
+   * before it gives the job up as QUEUE_UNAVAILABLE: at least a Redis failover's length.
+   */
+  redisOutageMs: number;
   delivery: DeliverySettings;
 }
 
@@ -42,11 +47,27 @@ export class VerifyWorker {
     const redis = connect(settings.redisUrl, 'blocking', 'facematch:worker');
     const deliveries = new Queue(DELIVERY_QUEUE, { connection: redis, prefix: settings.prefix });
 
+    /** Writes that record finished work wait out Redis refusing them instead of failing the job. */
+    const ride = <T>(fields: object, fn: () => Promise<T>): Promise<T> =>
+      rideOut(fn, {
+        deadlineMs: settings.redisOutageMs,
+        onRefusal: (err, tries) => {
+          if (tries === 1) log.warn({ ...fields, err }, 'Redis refused a write; retrying until it accepts');
+        },
+      }).catch((err: unknown) => {
+        // Past the deadline the attempt fails as QUEUE_UNAVAILABLE (503, retryable): BullMQ retries it if
+        // attempts remain, and a client told of the failure gets a Retry-After, never a 500.
+        log.error({ ...fields, err }, 'Redis kept refusing writes; giving the attempt up');
+        throw new Error(encodeJobError(new FaceMatchError('QUEUE_UNAVAILABLE', 'the job queue refused writes for too long; retry shortly')));
+      });
+
     /** Enqueued before the job is marked finished, so a crash in between cannot lose the event. */
-    const announce = async (job: Job<VerifyJobData, VerifyResult, string>, outcome: Outcome) => {
+    const announce = async (job: Job<VerifyJobData, VerifyResult, string>, outcome: Outcome, fields: object) => {
       if (!job.data.webhookUrl) return;
       const body = buildEvent(job.id!, 'result' in outcome ? { result: outcome.result } : { error: outcome.error }, job.data.metadata);
-      await enqueueDelivery(deliveries, redis, settings.delivery, { jobId: job.id!, tenant: job.data.tenant, url: job.data.webhookUrl, body });
+      const url = job.data.webhookUrl;
+      // The delivery's job id comes from this job's, so a retried enqueue cannot deliver twice.
+      await ride(fields, () => enqueueDelivery(deliveries, redis, settings.delivery, { jobId: job.id!, tenant: job.data.tenant, url, body }));
     };
 
     const processor = async (job: Job<VerifyJobData, VerifyResult, string>): Promise<VerifyResult> => {
@@ -57,7 +78,7 @@ export class VerifyWorker {
       // A re-run after a crash between finishing and recording: answer what was already decided.
       const saved = await redis.get(k.outcome(id));
       if (saved) {
-        await announce(job, JSON.parse(saved) as Outcome);
+        await announce(job, JSON.parse(saved) as Outcome, fields);
         return settle(JSON.parse(saved) as Outcome);
       }
 
@@ -80,9 +101,10 @@ export class VerifyWorker {
         if (e.code === 'INTERNAL') log.error({ ...fields, err: e.cause ?? e }, 'job failed');
         outcome = { error: e.toJSON() };
       }
-      // The images go in the same transaction that records the outcome.
-      await redis.multi().del(...k.images(id)).set(k.outcome(id), JSON.stringify(outcome), 'EX', settings.outcomeTtlS).exec();
-      await announce(job, outcome);
+      // The images go in the same transaction that records the outcome. Redis refusing it (out of
+      // memory, a failover) is waited out here, holding the finished work, rather than spending an attempt.
+      await ride(fields, () => execOrThrow(redis.multi().del(...k.images(id)).set(k.outcome(id), JSON.stringify(outcome), 'EX', settings.outcomeTtlS)));
+      await announce(job, outcome, fields);
       return settle(outcome);
     };
 
@@ -96,9 +118,17 @@ export class VerifyWorker {
       autorun: true,
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));
+    // A finished job's hash holds its result and metadata: it expires RESULT_TTL_S after the job ended,
+    // whatever the traffic (BullMQ's removeOnComplete age only acts when a later job finishes).
+    // The housekeeping job removes what is left: set entries, event-stream copies.
+    const expireJob = (job: Job) => {
+      const at = (job.finishedOn ?? Date.now()) + settings.outcomeTtlS * 1000;
+      redis.pexpireat(`${settings.prefix}:${VERIFY_QUEUE}:${job.id}`, at).catch((err: unknown) => log.warn({ jobId: job.id, err }, 'could not set the job’s expiry; housekeeping will remove it'));
+    };
     worker.on('completed', (job) => {
       // The job's return value holds the result now; the crash-recovery copy is no longer needed.
       redis.del(k.outcome(job.id!)).catch(() => {});
+      expireJob(job);
       log.info({ jobId: job.id, verified: job.returnvalue?.verified, ms: (job.finishedOn ?? 0) - (job.processedOn ?? 0) }, 'job completed');
       const timings = job.returnvalue?.timings;
       observe({ outcome: 'completed', queueWaitMs: queueWait(job), decodeMs: timings?.decodeMs, inferMs: timings?.inferMs });
@@ -108,6 +138,7 @@ export class VerifyWorker {
       const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
       if (final) {
         redis.del(k.outcome(job.id!), ...k.images(job.id!)).catch(() => {});
+        expireJob(job);
         log.info({ jobId: job.id, reason: err.message.slice(0, 200) }, 'job failed');
         observe({ outcome: 'failed', code: decodeJobError(err.message).code, queueWaitMs: queueWait(job) });
       }

@@ -112,6 +112,13 @@ export class DeliveryWorker {
     const processor = async (job: Job<DeliveryJobData>) => {
       const { jobId } = job.data;
       const attempt = job.attemptsMade + 1;
+      // The event carries the result, which must not outlive RESULT_TTL_S: a delivery still retrying past
+      // it is abandoned (the housekeeping sweep removes such jobs too; this covers the gap between sweeps).
+      if (Date.now() - job.timestamp > settings.resultTtlS * 1000) {
+        log.info({ jobId, attempt }, 'webhook abandoned: its result expired before a delivery succeeded');
+        observe('failed');
+        throw new UnrecoverableError('the result expired before it could be delivered');
+      }
       const res = await deliver(job.data);
       const state = k.webhook(jobId);
       const ok = res.status !== undefined && res.status >= 200 && res.status < 300;
