@@ -40,7 +40,7 @@ interface Case {
 describe.skipIf(!redisUrl)('bad input against the running service: 4xx with a code, no 5xx, no job', () => {
   let svc: Service;
   beforeAll(async () => {
-    svc = await startService(redisUrl!, { workers: 1, env: { HEADERS_TIMEOUT_MS: '1500', RATE_LIMIT_PER_MIN: '0' } });
+    svc = await startService(redisUrl!, { workers: 1, env: { HEADERS_TIMEOUT_MS: '1500', REQUEST_TIMEOUT_MS: '3000', RATE_LIMIT_PER_MIN: '0' } });
   });
   afterAll(async () => {
     await svc?.stop();
@@ -208,5 +208,100 @@ describe.skipIf(!redisUrl)('bad input against the running service: 4xx with a co
     expect((await fetch(`${svc.baseUrl}/healthz`)).status).toBe(200);
     expect(performance.now() - t0).toBeLessThan(100);
     tally.input('fuzzing: 1,000 mutated requests');
+  });
+
+  /** A raw HTTP exchange, for what fetch will not send (huge request lines, bodies that stop). */
+  async function rawExchange(head: string, body = ''): Promise<{ status: number; contentType: string; json: { error?: { code: string } } | undefined }> {
+    const url = new URL(svc.baseUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    const answer = await new Promise<string>((resolve) => {
+      let data = '';
+      socket.on('data', (d) => (data += d));
+      socket.on('close', () => resolve(data));
+      socket.on('error', () => resolve(data));
+      socket.write(head + body);
+    });
+    const [headers = '', payload = ''] = answer.split('\r\n\r\n');
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1] ?? 0);
+    let json;
+    try {
+      json = JSON.parse(payload);
+    } catch {
+      json = undefined;
+    }
+    return { status, contentType: /content-type: ([^\r\n]*)/i.exec(headers)?.[1] ?? '', json };
+  }
+
+  it('refuses metadata nested 5,000 levels deep with 400, not a 500', async () => {
+    const deep = `{"img1":${JSON.stringify(good)},"img2":${JSON.stringify(good)},"metadata":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+    const res = await fetch(`${svc.baseUrl}/ai/v1/face-verification/jobs`, { method: 'POST', headers: { authorization: tokenFor(0), 'content-type': 'application/json' }, body: deep });
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([400, 'INVALID_BODY']);
+    tally.input('metadata nested 5,000 levels');
+  });
+
+  it.each(['events', 'id', 'completed', 'failed', 'stalled-check', 'meta', 'x'.repeat(100)])('answers job id "%s", one of BullMQ’s own key names or no id of ours, with 404', async (id) => {
+    for (const method of ['GET', 'DELETE']) {
+      const res = await fetch(`${svc.baseUrl}/ai/v1/face-verification/jobs/${id}`, { method, headers: { authorization: tokenFor(0) } });
+      expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([404, 'NOT_FOUND']);
+    }
+    tally.input(`job id "${id.slice(0, 16)}"`);
+  });
+
+  it('refuses a 15 KB gzip body that inflates to 15 MB, with 413', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const bomb = gzipSync(Buffer.from(JSON.stringify({ img1: 'A'.repeat(15 * 1024 * 1024), img2: 'A' })), { level: 9 });
+    expect(bomb.length).toBeLessThan(20_000);
+    const res = await fetch(`${svc.baseUrl}/ai/v1/face-verification/verify`, {
+      method: 'POST',
+      headers: { authorization: tokenFor(0), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: bomb,
+    });
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([413, 'BODY_TOO_LARGE']);
+    tally.input('gzip bomb (15 KB to 15 MB)');
+  });
+
+  it('accepts an upper-case data URI scheme and type, as URIs are case-insensitive there', async () => {
+    const r = await post({ img1: good.replace('data:image/jpeg;base64,', 'DATA:IMAGE/JPEG;BASE64,'), img2: good });
+    expect([r.status, r.body.verified]).toEqual([200, true]);
+  });
+
+  it('answers a 100 KB path and an oversized header with 431 in the error shape', async () => {
+    const longPath = await rawExchange(`GET /ai/v1/face-verification/jobs/${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const bigHeader = await rawExchange(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: ${'b'.repeat(20_000)}\r\n\r\n`);
+    for (const r of [longPath, bigHeader]) {
+      expect([r.status, r.json?.error?.code]).toEqual([431, 'HEADERS_TOO_LARGE']);
+      expect(r.contentType).toMatch(/^application\/json/);
+    }
+    tally.input('100 KB path');
+    tally.input('oversized header');
+  });
+
+  it('answers a body that stops arriving with 408 in the error shape, at REQUEST_TIMEOUT_MS', async () => {
+    const head = `POST /ai/v1/face-verification/verify HTTP/1.1\r\nHost: x\r\nAuthorization: ${tokenFor(0)}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`;
+    const r = await rawExchange(head, '{"img1":"data:image/jpeg;base64,');
+    expect([r.status, r.json?.error?.code]).toEqual([408, 'REQUEST_TIMEOUT']);
+    expect((await fetch(`${svc.baseUrl}/healthz`)).status).toBe(200);
+    tally.input('slow body');
+  });
+
+  it.each([
+    'http://[::127.0.0.1]/',
+    'http://[::7f00:1]/',
+    'http://[::a00:1]/',
+    'http://[2002:7f00:1::]/',
+    'http://[2002:a00:1::]/',
+    'http://[64:ff9b:1::a00:1]/',
+    'http://[2001::1]/',
+    'http://[fec0::1]/',
+    'http://[100::1]/',
+    'http://8.8.8.8:6379/',
+  ])('refuses the webhook target %s (IPv6 forms of private space, or a port not allowed)', async (url) => {
+    const res = await fetch(`${svc.baseUrl}/ai/v1/face-verification/jobs`, {
+      method: 'POST',
+      headers: { authorization: tokenFor(0), 'content-type': 'application/json' },
+      body: JSON.stringify({ ...pair(good), webhookUrl: url }),
+    });
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([400, 'WEBHOOK_URL_INVALID']);
+    tally.input(`webhook target ${url}`);
   });
 });

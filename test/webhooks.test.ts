@@ -7,7 +7,8 @@ import { WebhookEventSchema } from '@facematch/contracts';
 import { generateWebhookSecret, verifyWebhook } from '@facematch/webhooks';
 import { FIXTURES, redisUrlForTests } from './support/env.ts';
 import { Receiver } from './support/receiver.ts';
-import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
+import { api } from './support/http.ts';
+import { TENANTS, startService, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
 
 const uri = (name: string) => `data:image/jpeg;base64,${readFileSync(join(FIXTURES, name)).toString('base64')}`;
@@ -17,16 +18,6 @@ const coffee = uri('no-face.jpg');
 const secret = generateWebhookSecret();
 
 const redisUrl = await redisUrlForTests();
-
-async function api(base: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${base}/ai/v1/face-verification${path}`, {
-    method,
-    headers: { authorization: tokenFor(0), 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 /** Polls the job until its webhook state satisfies `done`; bounded in count. */
 async function webhookState(base: string, id: string, done: (w: { status: string; attempts: number }) => boolean) {
