@@ -9,6 +9,8 @@ export interface Manifest {
 }
 export declare const defaultModelsDir: string;
 export declare const manifest: Manifest;
+export declare const calibrationPath: string;
+export declare function weightsSha256(): string;
 export declare function sourceDir(): string;
 export declare function sha256(buf: Uint8Array): string;
 export declare function stageModels(dir?: string): string;

@@ -10,6 +10,13 @@ const require = createRequire(import.meta.url);
 
 export const defaultModelsDir = here;
 export const manifest = JSON.parse(readFileSync(join(here, 'manifest.json'), 'utf8'));
+/** The operating points calibrated for these weights (written by `facematch calibrate`). */
+export const calibrationPath = join(here, 'calibration.json');
+
+/** sha256 over the manifest's file names and hashes, in order: what a calibration is bound to. */
+export function weightsSha256() {
+  return sha256(Buffer.from(manifest.files.map((f) => `${f.file}:${f.sha256}`).join('\n')));
+}
 
 /** Where the pinned npm package keeps its weights. */
 export function sourceDir() {

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '@facematch/auth';
 import { FaceMatchError, type JobView, type VerifyResult } from '@facematch/contracts';
 import { createLogger } from '@facematch/logger';
+import { loadCalibration, modelInfo } from '@facematch/engine/policy';
+import { calibrationPath } from '@facematch/models';
 import type { WaitOutcome } from '@facematch/queue';
 import { createApp, type QueuePort } from './app.ts';
 
@@ -58,6 +60,7 @@ beforeAll(async () => {
     queue,
     tenants: new Map([[tenant.apiKey, tenant]]),
     log: createLogger({ name: 'test', level: 'silent' }),
+    model: modelInfo(loadCalibration(calibrationPath), { detector: 'auto' }),
     config: {
       syncWaitMs: 10,
       maxBodyBytes: 64 * 1024,
@@ -89,6 +92,33 @@ describe('createApp', () => {
     const r = await post('/verify', { img1: png, img2: png, extra: 'ignored' });
     expect(r.status).toBe(200);
     expect(await json(r)).toMatchObject({ verified: true, distance: 0.3 });
+  });
+
+  it('passes a named policy to the queue, and refuses an unknown one before enqueueing', async () => {
+    queue.next = { state: 'completed', result: { verified: false, decision: 'review' } as VerifyResult };
+    const before = queue.submitted.length;
+    const r = await post('/verify', { img1: png, img2: png, policy: 'fmr_1e-4' });
+    expect(r.status).toBe(200);
+    expect(queue.submitted.at(-1)).toMatchObject({ policy: 'fmr_1e-4' });
+    const bad = await post('/verify', { img1: png, img2: png, policy: 'fmr_1e-9' });
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error.code).toBe('INVALID_BODY');
+    expect((await json(await post('/jobs', { img1: png, img2: png, policy: 'loose' }))).error.code).toBe('INVALID_BODY');
+    expect(queue.submitted.length).toBe(before + 1);
+  });
+
+  it('answers GET /model with the weights, their sha256 and the calibrated points, to authenticated callers only', async () => {
+    const url = `${base}/ai/v1/face-verification/model`;
+    expect((await fetch(url)).status).toBe(401);
+    const r = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(200);
+    const m = await json(r);
+    const cal = loadCalibration(calibrationPath);
+    expect(m.defaultPolicy).toBe(cal.default);
+    expect(m.calibration.policies['fmr_1e-3'].threshold).toBe(cal.policies['fmr_1e-3'].threshold);
+    expect(m.calibration.impostorCdf).toBeUndefined();
+    expect(m.files.map((f: { file: string }) => f.file)).toContain('face_recognition_model.bin');
+    for (const f of m.files) expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('maps an engine error to its status with the error shape', async () => {

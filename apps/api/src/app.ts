@@ -11,6 +11,7 @@ import {
   isJobId,
   toFaceMatchError,
   type JobView,
+  type ModelInfo,
 } from '@facematch/contracts';
 import { buildOpenApiDocument } from '@facematch/contracts/openapi';
 import type { Logger } from '@facematch/logger';
@@ -30,6 +31,8 @@ export interface AppDeps {
   log: Logger;
   /** Request and queue metrics served at /metrics; absent in unit tests. */
   metrics?: ApiMetrics;
+  /** What GET /model answers: the weights, the pipeline and the calibrated operating points. */
+  model: ModelInfo;
   /** Bull Board at /admin/queues for holders of the token; absent when ADMIN_TOKEN is unset. */
   admin?: { token: string; queues: readonly unknown[] };
   config: {
@@ -157,7 +160,7 @@ export function createApp(deps: AppDeps): express.Express {
     const body = parseBody(VerifyRequestSchema, req.body);
     const [img1, img2] = checkImages(body, res.locals as Locals, config);
     const { tenant } = res.locals as Locals;
-    const { id } = await queue.submit({ tenant: tenant.apiKey, img1, img2 });
+    const { id } = await queue.submit({ tenant: tenant.apiKey, img1, img2, policy: body.policy });
     (res.locals as Locals).log.info({ jobId: id }, 'verify enqueued');
     const outcome = await queue.wait(id, config.syncWaitMs);
     if (outcome.state === 'completed') {
@@ -192,6 +195,7 @@ export function createApp(deps: AppDeps): express.Express {
       webhookUrl: body.webhookUrl,
       metadata: body.metadata,
       idempotencyKey,
+      policy: body.policy,
     });
     (res.locals as Locals).log.info({ jobId: id, created }, 'job submitted');
     const view = created ? undefined : await queue.get(tenant.apiKey, id);
@@ -199,6 +203,10 @@ export function createApp(deps: AppDeps): express.Express {
       .status(202)
       .location(`${API_BASE}/jobs/${id}`)
       .json(view ?? { id, status: 'queued' });
+  });
+
+  api.get('/model', (_req, res) => {
+    res.json(deps.model);
   });
 
   api.get('/jobs/:id', async (req, res) => {

@@ -4,12 +4,27 @@ import { apiEnvSchema, loadConfigOrExit } from '@facematch/config';
 import { createLogger } from '@facematch/logger';
 import { ApiMetrics } from '@facematch/metrics';
 import { VerifyQueueClient } from '@facematch/queue';
+import { loadCalibration, modelInfo } from '@facematch/engine/policy';
+import { calibrationPath } from '@facematch/models';
+import type { ModelInfo } from '@facematch/contracts';
 import { createApp } from './app.ts';
 import { handleClientError } from './http-errors.ts';
 
 const env = loadConfigOrExit(apiEnvSchema, 'api');
 
 const log = createLogger({ name: 'api', level: env.LOG_LEVEL });
+// Read once at start: a calibration for other weights stops the API as it stops the workers.
+let model: ModelInfo;
+try {
+  model = modelInfo(loadCalibration(env.FACEMATCH_CALIBRATION ?? calibrationPath), {
+    detector: env.FACE_DETECTOR,
+    defaultPolicy: env.FACEMATCH_POLICY,
+    thresholdOverride: env.FACEMATCH_THRESHOLD,
+  });
+} catch (err) {
+  log.fatal({ err }, 'calibration refused');
+  process.exit(1);
+}
 const tenants = new Map(env.FACEMATCH_TENANTS.map((t) => [t.apiKey, t]));
 if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhookUrl may point at loopback and private networks (development only)');
 if (tenants.size === 0) log.warn('no tenants configured (FACEMATCH_TENANTS): every request will be refused');
@@ -28,6 +43,7 @@ function serve(): void {
     queue,
     tenants,
     log,
+    model,
     metrics: new ApiMetrics(() => queue.counts()),
     admin: env.ADMIN_TOKEN ? { token: env.ADMIN_TOKEN, queues: queue.dashboardQueues() } : undefined,
     config: {

@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { isFaceMatchError } from '@facematch/contracts';
-import { REFERENCE_THRESHOLD, euclidean, type Described, type FaceEngine } from '@facematch/engine';
+import { REFERENCE_THRESHOLD, euclidean, type DecisionPolicy, type Described, type FaceEngine } from '@facematch/engine';
+import type { ScoredSet } from './biometrics.ts';
+import type { Embedded } from './embeddings.ts';
+import { scoreListedPairs } from './score.ts';
 import { bestThreshold, metricsAt, type Metrics } from './metrics.ts';
 import type { LabelledPair } from './pairs.ts';
 
@@ -28,6 +31,8 @@ export interface EvalReport extends PipelineReport {
   reference?: PipelineReport;
   /** Per-pair distances, for calibration; not printed. */
   distances: PairDistance[];
+  /** Every pair's plain and mirror-averaged distance, for the biometric figures; not printed. */
+  scored: ScoredSet;
 }
 
 /** One image as a pipeline saw it, with the time its mirror pass took (charged only if a pair used it). */
@@ -98,8 +103,9 @@ class Pipeline {
 export async function evaluate(
   engine: FaceEngine,
   pairs: readonly LabelledPair[],
-  opts: { reference?: boolean } = {},
+  opts: { reference?: boolean; policy?: DecisionPolicy } = {},
 ): Promise<EvalReport> {
+  const policy = opts.policy ?? engine.policy();
   const images = [...new Set(pairs.flatMap((p) => [p.img1, p.img2]))];
   const ours = new Pipeline(
     async (b) => {
@@ -109,7 +115,7 @@ export async function evaluate(
       const mirror = await e.mirrored();
       return { descriptor: e.descriptor, mirror: { descriptor: mirror, ms: performance.now() - t0 } };
     },
-    async (a, b) => (await engine.pairDistance(a, b)).distance,
+    async (a, b) => (await engine.pairDistance(a, b, policy)).distance,
   );
   const reference = opts.reference
     ? new Pipeline(
@@ -123,9 +129,14 @@ export async function evaluate(
     await ours.add(path, bytes);
     await reference?.add(path, bytes);
   }
-  const { report, distances } = await ours.score(pairs, engine.threshold, images.length);
+  const { report, distances } = await ours.score(pairs, policy.threshold, images.length);
+  const embedded = (path: string): Embedded => {
+    const s = ours.seen.get(path);
+    return s?.mirror ? { key: path, ok: true, descriptor: s.descriptor, mirror: s.mirror.descriptor, ms: 0, mirrorMs: 0 } : { key: path, ok: false, code: 'NO_FACE', ms: 0 };
+  };
   return {
     ...report,
+    scored: scoreListedPairs(pairs.map((p) => ({ a: embedded(p.img1), b: embedded(p.img2), same: p.same }))),
     images: images.length,
     backend: engine.backend,
     detector: engine.detector,

@@ -64,7 +64,7 @@ const worker = VerifyWorker.start(
     const jobLog = log.child({ jobId: job.id, attempt: job.attempt });
     jobLog.info('job started');
     try {
-      return await engine.verify(images.img1, images.img2);
+      return await engine.verify(images.img1, images.img2, job.policy);
     } finally {
       // After failures too: a leak on an error path is still a leak.
       jobLog.debug({ rssMb: Math.round(process.memoryUsage().rss / 1048576), numTensors: engine.numTensors() }, 'job resources');

@@ -7,12 +7,14 @@ import {
   type ErrorCode,
   type JobAccepted,
   type JobView,
+  type ModelInfo,
+  type PolicyName,
   type VerifyResult,
   type WebhookEvent,
   verifyWebhook as verifySignature,
 } from '@facematch/contracts';
 
-export type { ErrorCode, JobAccepted, JobView, VerifyResult, WebhookEvent };
+export type { ErrorCode, JobAccepted, JobView, ModelInfo, PolicyName, VerifyResult, WebhookEvent };
 export { API_BASE, WebhookVerificationError } from '@facematch/contracts';
 
 
@@ -87,8 +89,8 @@ export class FaceMatchClient {
   }
 
   /** Same person or not, waiting for the answer (the VideoSDK-compatible call). May answer a job to poll under load. */
-  async verify(img1: ImageSource, img2: ImageSource): Promise<VerifyResult> {
-    const r = await this.request<VerifyResult | JobAccepted>('POST', '/verify', { img1: toImagePayload(img1), img2: toImagePayload(img2) });
+  async verify(img1: ImageSource, img2: ImageSource, opts: { policy?: PolicyName } = {}): Promise<VerifyResult> {
+    const r = await this.request<VerifyResult | JobAccepted>('POST', '/verify', { img1: toImagePayload(img1), img2: toImagePayload(img2), policy: opts.policy });
     if ('verified' in r) return r;
     // The server's sync wait ran out: the job goes on, and its result is a poll away.
     const job = await this.wait(r.id);
@@ -97,9 +99,18 @@ export class FaceMatchClient {
   }
 
   /** Queues a verification. With a webhookUrl the result is also POSTed there, signed. */
-  async submit(img1: ImageSource, img2: ImageSource, opts: { webhookUrl?: string; metadata?: Record<string, unknown>; idempotencyKey?: string } = {}): Promise<JobAccepted & Partial<JobView>> {
-    const body = { img1: toImagePayload(img1), img2: toImagePayload(img2), webhookUrl: opts.webhookUrl, metadata: opts.metadata };
+  async submit(
+    img1: ImageSource,
+    img2: ImageSource,
+    opts: { webhookUrl?: string; metadata?: Record<string, unknown>; idempotencyKey?: string; policy?: PolicyName } = {},
+  ): Promise<JobAccepted & Partial<JobView>> {
+    const body = { img1: toImagePayload(img1), img2: toImagePayload(img2), webhookUrl: opts.webhookUrl, metadata: opts.metadata, policy: opts.policy };
     return this.request('POST', '/jobs', body, opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {});
+  }
+
+  /** The model files with their sha256, the engine version and the calibrated operating points. */
+  async model(): Promise<ModelInfo> {
+    return this.request('GET', '/model');
   }
 
   async get(id: string): Promise<JobView> {

@@ -20,13 +20,22 @@ const posInt = (def: number) => z.coerce.number().int().positive().default(def);
 
 export const LogLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
+/** How results are decided: the worker decides by these, and the API's GET /model describes them. */
+const decisionEnv = {
+  /** The named operating point requests get when they name none; unset means the calibration file's default. */
+  FACEMATCH_POLICY: z.enum(['fmr_1e-2', 'fmr_1e-3', 'fmr_1e-4']).optional(),
+  /** Expert override of the default policy's threshold (decided as policy `custom`, with no review band). */
+  FACEMATCH_THRESHOLD: z.coerce.number().positive().max(2).optional(),
+  /** The calibration file; unset means the one that ships with the models (models/calibration.json). */
+  FACEMATCH_CALIBRATION: z.string().min(1).optional(),
+};
+
 export const engineEnvSchema = z.object({
   TF_BACKEND: z.enum(['auto', 'cuda', 'tensorflow', 'wasm']).default('auto'),
   /** Where the staged weights live; unset means the repository's models/ folder. */
   MODELS_DIR: z.string().min(1).optional(),
   FACE_DETECTOR: z.enum(['auto', 'tiny', 'ssd']).default('auto'),
-  /** Unset means the calibrated default that ships with the engine. */
-  FACEMATCH_THRESHOLD: z.coerce.number().positive().max(2).optional(),
+  ...decisionEnv,
   MAX_IMAGE_PIXELS: posInt(40_000_000),
   MAX_IMAGE_BYTES: posInt(10 * 1024 * 1024),
   /** Recognition micro-batch: unset means on (8) for native backends, off for WASM. 1 turns it off. */
@@ -174,6 +183,8 @@ export const apiEnvSchema = z
     /** Requests per tenant per minute; 0 turns the limit off. */
     RATE_LIMIT_PER_MIN: z.coerce.number().int().nonnegative().default(600),
     FACEMATCH_WEBHOOK_SECRETS: webhookSecretList,
+    ...decisionEnv,
+    FACE_DETECTOR: z.enum(['auto', 'tiny', 'ssd']).default('auto'),
     /** Turns on the Bull Board dashboard at /admin/queues, for holders of this token. Unset: no dashboard. */
     ADMIN_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'must be at least 16 characters').optional()),
     ...webhookEnv,

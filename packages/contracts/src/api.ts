@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { z } from './zod.ts';
 import { ERROR_CATALOG } from './errors.ts';
 import { VerifyResultSchema } from './result.ts';
+import { PolicyNameSchema } from './calibration.ts';
 
 /** Where the VideoSDK-compatible API lives; the server, the spec and the SDK all route from this. */
 export const API_BASE = '/ai/v1/face-verification';
@@ -14,6 +15,7 @@ const imageField = z
 export const VerifyRequestSchema = z.object({
   img1: imageField,
   img2: imageField,
+  policy: PolicyNameSchema.optional(),
 });
 export type VerifyRequest = z.infer<typeof VerifyRequestSchema>;
 
@@ -147,6 +149,8 @@ export const VerifyJobDataSchema = z.object({
   idempotencyKey: z.string().optional(),
   webhookUrl: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** The operating point the request named; the worker's default when absent. */
+  policy: PolicyNameSchema.optional(),
 });
 export type VerifyJobData = z.infer<typeof VerifyJobDataSchema>;
 

@@ -4,3 +4,4 @@ export * from './image-input.ts';
 export * from './api.ts';
 export * from './image-header.ts';
 export * from './webhook-signature.ts';
+export * from './calibration.ts';

@@ -13,6 +13,7 @@ import {
 } from './api.ts';
 import { ERROR_CATALOG, type ErrorCode } from './errors.ts';
 import { VerifyResultSchema } from './result.ts';
+import { ModelInfoSchema } from './calibration.ts';
 
 // The codes each kind of request can answer with; the spec lists them under their HTTP status.
 const AUTH: ErrorCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'UNKNOWN_API_KEY'];
@@ -100,6 +101,7 @@ export function buildOpenApiDocument(opts: { version: string; serverUrl?: string
   const JobAccepted = registry.register('JobAccepted', JobAcceptedSchema);
   const WebhookEvent = registry.register('WebhookEvent', WebhookEventSchema);
   registry.register('ErrorBody', ErrorBodySchema);
+  const ModelInfo = registry.register('ModelInfo', ModelInfoSchema);
   const jobId = z.object({ id: JobIdSchema });
 
   registry.registerPath({
@@ -145,6 +147,15 @@ export function buildOpenApiDocument(opts: { version: string; serverUrl?: string
     security,
     request: { params: jobId },
     responses: { 204: { description: 'Purged' }, ...errorResponses([...AUTH, ...ALWAYS, 'NOT_FOUND', 'JOB_ACTIVE']) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: `${API_BASE}/model`,
+    summary: 'The model files and their sha256, the engine version, and the calibrated operating points results are decided by',
+    description:
+      'Each named policy (`fmr_1e-2`, `fmr_1e-3`, `fmr_1e-4`) gives its distance threshold, its review bound, and the FMR and FNMR measured at it on the named calibration set, with 95% Clopper-Pearson intervals. A request picks one with `"policy"`; without it, `defaultPolicy` decides.',
+    security,
+    responses: { 200: json(ModelInfo, 'The system under test'), ...errorResponses([...AUTH]) },
   });
   registry.registerPath({
     method: 'get',

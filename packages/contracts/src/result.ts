@@ -1,4 +1,5 @@
 import { z } from './zod.ts';
+import { DecisionSchema } from './calibration.ts';
 
 export const BoxSchema = z.object({
   x: z.number(),
@@ -27,8 +28,19 @@ export const WarningSchema = z.object({
 export const BackendSchema = z.enum(['wasm', 'tensorflow', 'cuda', 'cpu']);
 
 export const VerifyResultSchema = z.object({
-  /** The seed contract's only field: same person or not. */
+  /** The seed contract's only field: true exactly when `decision` is `match`. */
   verified: z.boolean(),
+  /**
+   * `match`; `review`, a distance between the policy's threshold and its review bound, where a person should
+   * look before onboarding goes on; or `no_match`. Absent from results recorded before it existed.
+   */
+  decision: DecisionSchema.optional(),
+  /** The operating point decided by (`fmr_1e-3`, ...), or `custom` under FACEMATCH_THRESHOLD. */
+  policy: z.string().optional(),
+  /** The calibrated false-match rate at this distance: the share of calibration impostor pairs at or under it. */
+  fmr: z.number().min(0).max(1).optional(),
+  /** Distances above `threshold` up to this are `review`. */
+  reviewThreshold: z.number().positive().optional(),
   /** Euclidean distance between the two 128-d descriptors the decision was made on. */
   distance: z.number().nonnegative(),
   /**

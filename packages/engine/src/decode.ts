@@ -89,3 +89,51 @@ export async function letterbox(img: DecodedImage, size: number, margin: number)
     .toBuffer();
   return { data, size, scaleX: w / img.width, scaleY: h / img.height, left, top };
 }
+
+export interface Region {
+  data: Buffer;
+  width: number;
+  height: number;
+  /** A box in working-image pixels, in this region's pixels. */
+  toRegion(box: { x: number; y: number; width: number; height: number }): { x: number; y: number; width: number; height: number };
+}
+
+/**
+ * Full-resolution pixels around a box of the working copy: three times the box's longer side, square,
+ * clipped to the photo, so the landmark crop and the chip's padding both fit inside.
+ */
+export async function decodeRegion(
+  input: ImageInput,
+  image: ImageLabel,
+  limits: DecodeLimits,
+  img: DecodedImage,
+  box: { x: number; y: number; width: number; height: number },
+): Promise<Region> {
+  const { data: bytes } = checkImage(input, image, limits);
+  const s = img.scale;
+  const side = 3 * Math.max(box.width, box.height) * s;
+  const cx = (box.x + box.width / 2) * s;
+  const cy = (box.y + box.height / 2) * s;
+  const left = Math.max(0, Math.floor(cx - side / 2));
+  const top = Math.max(0, Math.floor(cy - side / 2));
+  const width = Math.max(1, Math.min(img.origWidth, Math.ceil(cx + side / 2)) - left);
+  const height = Math.max(1, Math.min(img.origHeight, Math.ceil(cy + side / 2)) - top);
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning' })
+      .rotate()
+      .extract({ left, top, width, height })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`unexpected ${info.channels} channels`);
+    return {
+      data,
+      width: info.width,
+      height: info.height,
+      toRegion: (b) => ({ x: b.x * s - left, y: b.y * s - top, width: b.width * s, height: b.height * s }),
+    };
+  } catch (cause) {
+    throw new FaceMatchError('IMAGE_DECODE_FAILED', `${image} could not be decoded (truncated or corrupt)`, { image, cause });
+  }
+}

@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaceMatchError, VerifyResultSchema } from '@facematch/contracts';
 import { defaultModelsDir, manifest } from '@facematch/models';
-import { FaceEngine, MIRROR_WINDOW, euclidean, type Described, type FaceEmbedding } from './engine.ts';
+import { FaceEngine, euclidean, type Described, type FaceEmbedding } from './engine.ts';
+import { MIRROR_WINDOW } from './policy.ts';
 import { FIXTURES_DIR, dataUri, exifRotated } from './testing/images.ts';
 
 const photo = (name: string) => readFileSync(join(FIXTURES_DIR, name));
@@ -115,14 +116,16 @@ describe('the mirror pass near the threshold', () => {
     return { a: face('a', 0, 0.02), b: face('b', d, d - 0.02), asked };
   };
 
-  it('asks for the mirrors only inside the window around the threshold', async () => {
-    const t = engine.threshold;
+  it('asks for the mirrors only inside the window from below the threshold to above the review bound', async () => {
+    const { threshold: t, reviewUpTo: r } = engine.policy();
+    expect(r).toBeGreaterThan(t);
     const cases: [number, boolean][] = [
       [t - MIRROR_WINDOW.below - 0.001, false],
       [t - MIRROR_WINDOW.below + 0.001, true],
       [t, true],
-      [t + MIRROR_WINDOW.above - 0.001, true],
-      [t + MIRROR_WINDOW.above + 0.001, false],
+      [r, true],
+      [r + MIRROR_WINDOW.above - 0.001, true],
+      [r + MIRROR_WINDOW.above + 0.001, false],
     ];
     for (const [d, inside] of cases) {
       const { a, b, asked } = at(d);

@@ -4,25 +4,23 @@ import {
   FaceMatchError,
   type Backend,
   type Box,
+  type Calibration,
   type ImageLabel,
+  type PolicyName,
   type VerifyResult,
   type Warning,
 } from '@facematch/contracts';
 import type { EngineEnv } from '@facematch/config';
-import { defaultModelsDir, manifest, readVerifiedModels } from '@facematch/models';
+import { calibrationPath, defaultModelsDir, manifest, readVerifiedModels } from '@facematch/models';
+import { Policies, RECOGNIZER, decide, inMirrorWindow, loadCalibration, type DecisionPolicy } from './policy.ts';
 import { ALIGN_INDICES, CHIP_SIZE, chipTemplate, fitSimilarity, warpSimilarity, type Point, type RgbImage } from './align.ts';
 import { loadBackend, type BackendRequest, type LoadedBackend } from './backend.ts';
 import { MicroBatcher } from './batcher.ts';
 import { countFlops } from './flops.ts';
-import { decodeImage, letterbox, type DecodeLimits, type DecodedImage, type ImageInput } from './decode.ts';
+import { decodeImage, decodeRegion, letterbox, type DecodeLimits, type DecodedImage, type ImageInput } from './decode.ts';
 
 export type DetectorName = 'auto' | 'tiny' | 'ssd';
 
-/**
- * Calibrated on ../shared/datasets/dev-pairs.csv (719 same, 719 different): the largest threshold, in steps
- * of 0.005, with no false match there. The closest different-person pair sits at 0.590. README "Accuracy".
- */
-export const DEFAULT_THRESHOLD = 0.585;
 /** face-api's documented default for its own pipeline. */
 export const REFERENCE_THRESHOLD = 0.6;
 /** Faces narrower than this, in original pixels, carry too little detail for a reliable match. */
@@ -32,13 +30,23 @@ export interface EngineOptions {
   backend?: BackendRequest;
   modelsDir?: string;
   detector?: DetectorName;
+  /** Expert override of the default policy's threshold (FACEMATCH_THRESHOLD): decided as policy `custom`. */
   threshold?: number;
+  /** The policy requests get when they name none; unset means the calibration's default. */
+  policy?: PolicyName;
+  /**
+   * The operating points: a file path, a parsed file, or `false` for an engine that only embeds
+   * (`facematch calibrate`, which writes the file). Unset means the one shipped with the models.
+   */
+  calibration?: string | Calibration | false;
   maxPixels?: number;
   maxBytes?: number;
   /** Where the engine reports what it loaded; never receives image data. */
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** Detector tuning; the defaults are the measured best (see README "Accuracy"). */
   detection?: Partial<DetectionTuning>;
+  /** Which detection is the subject; `confident` unless measuring the alternatives. */
+  subject?: SubjectRule;
   alignment?: Partial<AlignmentTuning>;
   /**
    * Micro-batching of the recognition net across concurrent verifications. Unset: on (8 chips, 5 ms)
@@ -56,17 +64,25 @@ export interface AlignmentTuning {
   flip: boolean;
 }
 
-/**
- * Where the mirror images are worth their cost: plain distances from `threshold - below` to
- * `threshold + above`. The mirror moves a distance by -0.038 to +0.076 (plain minus averaged, over the
- * 2,615 scored pairs of dev-pairs and hard-pairs), so outside this window it cannot change the decision;
- * the window adds 0.02-0.03 of margin on each side. Inside it lie 14% of dev-pairs and 10% of hard-pairs,
- * so the mirror pass, a third of an image's work, runs for about one pair in seven, and the decisions
- * equal those of always using it on every one of those pairs.
- */
-export const MIRROR_WINDOW = { below: 0.06, above: 0.11 } as const;
-
 const DEFAULT_ALIGNMENT: AlignmentTuning = { flip: true };
+
+/**
+ * How the subject is chosen among the detections.
+ * - `largest`: the largest box (the rule before issue 13). A large, low-scoring box on a shirt beat the real
+ *   80 px face of a stage photo under it.
+ * - `confident`: the largest box among those scored at least SUBJECT_SCORE_RATIO of the best score, so a
+ *   weak box cannot beat a confident face, while among confident faces the nearest (largest) still wins.
+ * - `score`: the highest-scoring box.
+ * Measured on the calibration folds (docs/accuracy.md); `confident` is the default.
+ */
+export type SubjectRule = 'largest' | 'confident' | 'score';
+export const SUBJECT_SCORE_RATIO = 0.8;
+
+/**
+ * Below this width in working pixels the aligned 150 px chip would be upsampled from the 1024 px working
+ * copy; when the photo was downscaled, landmarks and chip come from the full-resolution original instead.
+ */
+export const FULL_RES_BELOW_PX = CHIP_SIZE;
 
 /** The engine's settings as the config package parses them from the environment. */
 export function engineOptionsFromEnv(
@@ -78,6 +94,8 @@ export function engineOptionsFromEnv(
     modelsDir: env.MODELS_DIR,
     detector: env.FACE_DETECTOR,
     threshold: env.FACEMATCH_THRESHOLD,
+    policy: env.FACEMATCH_POLICY,
+    calibration: env.FACEMATCH_CALIBRATION,
     maxPixels: env.MAX_IMAGE_PIXELS,
     maxBytes: env.MAX_IMAGE_BYTES,
     ...(env.BATCH_SIZE ? { batch: { size: env.BATCH_SIZE, windowMs: env.BATCH_WINDOW_MS } } : {}),
@@ -158,7 +176,8 @@ const LANDMARK_INPUT = 112;
 
 export class FaceEngine {
   readonly backend: Backend;
-  readonly threshold: number;
+  /** Undefined for an embed-only engine (`calibration: false`). */
+  readonly policies: Policies | undefined;
   readonly detector: DetectorName;
   readonly version: string;
   private readonly tf: typeof TF;
@@ -168,6 +187,7 @@ export class FaceEngine {
   private readonly template = chipTemplate();
   private readonly tuning: DetectionTuning;
   private readonly alignment: AlignmentTuning;
+  readonly subjectRule: SubjectRule;
   private readonly detectorLabel: string;
   private readonly batcher: MicroBatcher<Float32Array, Float32Array> | undefined;
   /** Verifications worth running at once in this process: the batch size, or 1 without batching. */
@@ -175,7 +195,8 @@ export class FaceEngine {
 
   private constructor(
     b: LoadedBackend,
-    opts: Required<Pick<EngineOptions, 'detector' | 'threshold' | 'maxPixels' | 'maxBytes'>> & Pick<EngineOptions, 'detection' | 'alignment' | 'batch'>,
+    opts: Required<Pick<EngineOptions, 'detector' | 'maxPixels' | 'maxBytes'>> & Pick<EngineOptions, 'detection' | 'alignment' | 'batch' | 'subject'>,
+    policies: Policies | undefined,
   ) {
     this.backend = b.backend;
     this.tf = b.tf;
@@ -184,28 +205,32 @@ export class FaceEngine {
     this.detector = opts.detector;
     this.tuning = { ...DEFAULT_TUNING[opts.detector], ...opts.detection };
     this.alignment = { ...DEFAULT_ALIGNMENT, ...opts.alignment };
+    this.subjectRule = opts.subject ?? 'confident';
     const nets = [...new Set(this.tuning.passes.map((p) => (p.net === 'tiny' ? 'tiny_face_detector' : 'ssd_mobilenetv1')))];
     this.detectorLabel = nets.join('+');
     const batch = opts.batch ?? (b.backend === 'wasm' ? undefined : { size: 8, windowMs: 5 });
     this.batcher = batch && batch.size > 1 ? new MicroBatcher((chips) => this.descriptors(chips), batch.size, batch.windowMs) : undefined;
     this.batchSize = this.batcher ? batch!.size : 1;
-    this.threshold = opts.threshold;
+    this.policies = policies;
     this.version = `face-api@${manifest.source.version}`;
     this.limits = { maxPixels: opts.maxPixels, maxBytes: opts.maxBytes, workMaxSide: 1024 };
   }
 
   /** Loads the backend and the checksum-verified weights once, then warms every net up. */
   static async create(opts: EngineOptions = {}): Promise<FaceEngine> {
+    // The calibration is checked before the backend loads: a file for other weights fails fast.
+    const cal = opts.calibration === false ? undefined : typeof opts.calibration === 'object' ? opts.calibration : loadCalibration(opts.calibration ?? calibrationPath);
+    const policies = cal ? new Policies(cal, { default: opts.policy, thresholdOverride: opts.threshold }) : undefined;
     const b = await loadBackend(opts.backend ?? 'auto');
     const engine = new FaceEngine(b, {
       detector: opts.detector ?? 'auto',
-      threshold: opts.threshold ?? DEFAULT_THRESHOLD,
       maxPixels: opts.maxPixels ?? 40_000_000,
       maxBytes: opts.maxBytes ?? 10 * 1024 * 1024,
       detection: opts.detection,
       alignment: opts.alignment,
       batch: opts.batch,
-    });
+      subject: opts.subject,
+    }, policies);
     const modelsDir = opts.modelsDir ?? defaultModelsDir;
     engine.loadWeights(modelsDir);
     await engine.warmUp();
@@ -213,7 +238,8 @@ export class FaceEngine {
       backend: b.backend,
       backendReason: b.reason,
       detector: engine.detector,
-      threshold: engine.threshold,
+      policy: policies?.defaultPolicy.name,
+      threshold: policies?.defaultPolicy.threshold,
       batchSize: engine.batchSize,
       modelsDir,
     });
@@ -288,36 +314,57 @@ export class FaceEngine {
     };
   }
 
-  async verify(img1: ImageInput, img2: ImageInput): Promise<VerifyResult> {
+  /** The calibrated policies; throws for an embed-only engine. */
+  private requirePolicies(): Policies {
+    if (!this.policies) throw new FaceMatchError('CALIBRATION_INVALID', 'this engine was created without a calibration and can only embed');
+    return this.policies;
+  }
+
+  /** The policy a request gets: the one it names, or the default. */
+  policy(name?: PolicyName): DecisionPolicy {
+    return this.requirePolicies().get(name);
+  }
+
+  /** The default policy's threshold. */
+  get threshold(): number {
+    return this.policy().threshold;
+  }
+
+  async verify(img1: ImageInput, img2: ImageInput, policyName?: PolicyName): Promise<VerifyResult> {
+    const policy = this.policy(policyName);
     const a = await this.embed(img1, 'img1');
     const b = await this.embed(img2, 'img2');
     const t0 = performance.now();
-    const { distance, mirrored } = await this.pairDistance(a, b);
-    return this.decide(a, b, distance, mirrored, performance.now() - t0);
+    const { distance, mirrored } = await this.pairDistance(a, b, policy);
+    return this.result(a, b, distance, mirrored, policy, performance.now() - t0);
   }
 
   /**
-   * The distance the decision is made on: the chips' own, or, when that falls in MIRROR_WINDOW around
-   * the threshold, the distance between the averages of each chip's and its mirror's descriptors.
+   * The distance the decision is made on: the chips' own, or, when that falls in the policy's mirror
+   * window, the distance between the averages of each chip's and its mirror's descriptors.
    */
-  async pairDistance(a: Described, b: Described): Promise<{ distance: number; mirrored: boolean }> {
+  async pairDistance(a: Described, b: Described, policy: DecisionPolicy = this.policy()): Promise<{ distance: number; mirrored: boolean }> {
     const plain = euclidean(a.descriptor, b.descriptor);
-    const near = plain >= this.threshold - MIRROR_WINDOW.below && plain <= this.threshold + MIRROR_WINDOW.above;
-    if (!this.alignment.flip || !near) return { distance: plain, mirrored: false };
+    if (!this.alignment.flip || !inMirrorWindow(plain, policy)) return { distance: plain, mirrored: false };
     const [ma, mb] = await Promise.all([a.mirrored(), b.mirrored()]);
     return { distance: euclidean(average(a.descriptor, ma), average(b.descriptor, mb)), mirrored: true };
   }
 
-  private decide(a: FaceEmbedding, b: FaceEmbedding, distance: number, mirrored: boolean, mirrorMs: number): VerifyResult {
+  private result(a: FaceEmbedding, b: FaceEmbedding, distance: number, mirrored: boolean, policy: DecisionPolicy, mirrorMs: number): VerifyResult {
+    const decision = decide(distance, policy);
     return {
-      verified: distance <= this.threshold,
+      verified: decision === 'match',
+      decision,
+      policy: policy.name,
+      fmr: round(this.requirePolicies().fmrAt(distance), 8),
       distance: round(distance, 6),
       mirrored,
-      similarity: round(Math.max(0, Math.min(1, 1 - distance / (2 * this.threshold))), 6),
-      threshold: this.threshold,
+      similarity: round(Math.max(0, Math.min(1, 1 - distance / (2 * policy.threshold))), 6),
+      threshold: policy.threshold,
+      reviewThreshold: policy.reviewUpTo,
       model: {
         detector: this.detectorLabel,
-        recognizer: 'face_recognition_resnet_128d',
+        recognizer: RECOGNIZER,
         backend: this.backend,
         version: this.version,
       },
@@ -336,25 +383,29 @@ export class FaceEngine {
     const img = await decodeImage(input, image, this.limits);
     const t1 = performance.now();
     const faces = await this.detect(img);
-    const subject = faces.reduce<Detection | undefined>((best, f) => (!best || area(f.box) > area(best.box) ? f : best), undefined);
+    const subject = chooseSubject(faces, this.subjectRule);
     if (!subject) throw new FaceMatchError('NO_FACE', `no face found in ${image}`, { image });
 
-    const landmarks = await this.landmarks(img, subject.box);
-    const chip = warpSimilarity(img, fitSimilarity(this.template, pick(landmarks)), CHIP_SIZE, CHIP_SIZE);
+    // A small face in a downscaled photo: the landmarks and the chip come from the original's pixels.
+    const full = img.scale > 1.05 && subject.box.width < FULL_RES_BELOW_PX ? await decodeRegion(input, image, this.limits, img, subject.box) : undefined;
+    const src: RgbImage = full ?? img;
+    const box = full ? full.toRegion(subject.box) : subject.box;
+    const landmarks = await this.landmarks(src, box);
+    const chip = warpSimilarity(src, fitSimilarity(this.template, pick(landmarks)), CHIP_SIZE, CHIP_SIZE);
     const [descriptor] = await this.describe([chip]);
     const t2 = performance.now();
     let mirror: Promise<Float32Array> | undefined;
     const mirrored = () => (mirror ??= this.describe([flipped(chip, CHIP_SIZE)]).then(([d]) => d!));
 
-    const box = toOriginal(subject.box, img);
+    const origBox = toOriginal(subject.box, img);
     const warnings: Warning[] = [];
     if (faces.length > 1) {
-      warnings.push({ code: 'MULTIPLE_FACES', image, message: `${faces.length} faces in ${image}; the largest was compared` });
+      warnings.push({ code: 'MULTIPLE_FACES', image, message: `${faces.length} faces in ${image}; the largest confident one was compared` });
     }
-    if (box.width < MIN_FACE_PX) {
-      warnings.push({ code: 'FACE_TOO_SMALL', image, message: `face in ${image} is ${Math.round(box.width)} px wide; ${MIN_FACE_PX}+ is reliable` });
+    if (origBox.width < MIN_FACE_PX) {
+      warnings.push({ code: 'FACE_TOO_SMALL', image, message: `face in ${image} is ${Math.round(origBox.width)} px wide; ${MIN_FACE_PX}+ is reliable` });
     }
-    return { descriptor: descriptor!, mirrored, box, score: round(subject.score, 4), count: faces.length, warnings, decodeMs: t1 - t0, inferMs: t2 - t1 };
+    return { descriptor: descriptor!, mirrored, box: origBox, score: round(subject.score, 4), count: faces.length, warnings, decodeMs: t1 - t0, inferMs: t2 - t1 };
   }
 
   /**
@@ -485,6 +536,13 @@ function pick(landmarks: Point[]): Point[] {
 
 function area(b: Box): number {
   return b.width * b.height;
+}
+
+export function chooseSubject<D extends { box: Box; score: number }>(faces: readonly D[], rule: SubjectRule): D | undefined {
+  if (faces.length === 0) return undefined;
+  const top = Math.max(...faces.map((f) => f.score));
+  const pool = rule === 'largest' ? faces : rule === 'score' ? faces.filter((f) => f.score === top) : faces.filter((f) => f.score >= SUBJECT_SCORE_RATIO * top);
+  return pool.reduce((best, f) => (area(f.box) > area(best.box) ? f : best));
 }
 
 function toOriginal(b: Box, img: DecodedImage): Box {

@@ -7,6 +7,7 @@ import {
   type ErrorBody,
   type JobStatus,
   type JobView,
+  type PolicyName,
   type VerifyJobData,
   type VerifyResult,
 } from '@facematch/contracts';
@@ -96,6 +97,7 @@ export class VerifyQueueClient {
     webhookUrl?: string;
     metadata?: Record<string, unknown>;
     idempotencyKey?: string;
+    policy?: PolicyName;
   }): Promise<{ id: string; created: boolean }> {
     return this.guard(async () => {
       await this.checkDepth();
@@ -106,7 +108,7 @@ export class VerifyQueueClient {
           .update(req.img1)
           .update('\0')
           .update(req.img2)
-          .update(JSON.stringify([req.webhookUrl ?? null, req.metadata ?? null]))
+          .update(JSON.stringify([req.webhookUrl ?? null, req.metadata ?? null, req.policy ?? null]))
           .digest('hex');
         idemKey = this.k.idempotency(req.tenant, sha256(req.idempotencyKey));
         const won = await this.redis.set(idemKey, `${id} ${fingerprint}`, 'EX', this.settings.resultTtlS, 'NX');
@@ -128,6 +130,7 @@ export class VerifyQueueClient {
           idempotencyKey: idemKey,
           webhookUrl: req.webhookUrl,
           metadata: req.metadata,
+          policy: req.policy,
         });
         await this.queue.add(JobName.verify, data, { jobId: id });
       } catch (err) {

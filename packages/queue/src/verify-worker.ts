@@ -1,5 +1,5 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { FaceMatchError, JobName, toFaceMatchError, type JobEnded, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
+import { FaceMatchError, JobName, toFaceMatchError, type JobEnded, type PolicyName, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
 import { decodeJobError, encodeJobError } from './job-error.ts';
 import { keys } from './keys.ts';
 import { connect, execOrThrow, rideOut, type Redis } from './redis.ts';
@@ -7,7 +7,7 @@ import { VERIFY_QUEUE } from './verify-queue.ts';
 import { DELIVERY_QUEUE, buildEvent, enqueueDelivery, type DeliverySettings } from './webhook-queue.ts';
 
 export interface VerifyHandler {
-  (images: { img1: Buffer; img2: Buffer }, job: { id: string; attempt: number }): Promise<VerifyResult>;
+  (images: { img1: Buffer; img2: Buffer }, job: { id: string; attempt: number; policy?: PolicyName }): Promise<VerifyResult>;
 }
 
 export interface WorkerSettings {
@@ -89,7 +89,7 @@ export class VerifyWorker {
 
       let outcome: Outcome;
       try {
-        const result = await handler({ img1: images[0], img2: images[1] }, { id, attempt: fields.attempt });
+        const result = await handler({ img1: images[0], img2: images[1] }, { id, attempt: fields.attempt, policy: job.data.policy });
         outcome = { result };
       } catch (err) {
         const e = toFaceMatchError(err);
