@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,7 +28,16 @@ describe('facematch verify', () => {
     expect(r.code).toBe(0);
     const result = VerifyResultSchema.parse(JSON.parse(r.stdout));
     expect(result.verified).toBe(true);
+    expect(result).toMatchObject({ decision: 'match', policy: 'fmr_1e-3' });
     expect(result.model.backend).toBe('wasm');
+  });
+
+  it('decides at the policy --policy names, and refuses an unknown one', async () => {
+    const r = await facematch('verify', '--policy', 'fmr_1e-4', fixture('person-a-1.jpg'), fixture('person-a-2.jpg'));
+    expect(JSON.parse(r.stdout).policy).toBe('fmr_1e-4');
+    const bad = await facematch('verify', '--policy', 'fmr_1e-9', fixture('person-a-1.jpg'), fixture('person-a-2.jpg'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--policy must be one of fmr_1e-2, fmr_1e-3, fmr_1e-4');
   });
 
   it('exits 1 when they do not', async () => {
@@ -72,6 +81,35 @@ describe('facematch eval', () => {
     for (const k of ['threshold', 'tpr', 'fpr', 'bestThreshold', 'bestAccuracy', 'msPerImage']) expect(typeof report[k]).toBe('number');
   });
 
+  it('--set scores every same-person pair as genuine and every cross-person pair as impostor, and writes the report', async () => {
+    const set = join(dir, 'people');
+    for (const [person, file] of [['curie', 'person-a-1.jpg'], ['curie', 'person-a-2.jpg'], ['collins', 'person-b-1.jpg'], ['nobody', 'no-face.jpg']]) {
+      mkdirSync(join(set, person!), { recursive: true });
+      copyFileSync(fixture(file!), join(set, person!, file!));
+    }
+    const html = join(dir, 'report.html');
+    const r = await facematch('eval', '--set', set, '--impostors', 'all', '--json', '--report', html, '--jobs', '1');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ images: 4, failedToAcquire: 1, genuinePairs: 1, impostorPairs: 5, policy: 'fmr_1e-3', role: 'held-back' });
+    expect(report.decisions).toEqual({ genuine: { match: 1, review: 0, no_match: 0 }, impostor: { match: 0, review: 0, no_match: 5 } });
+    expect(report.fmr).toBe(0);
+    expect(report.fnmrCi95[1]).toBeGreaterThan(0.9); // one genuine pair says little
+    expect(report.operatingPoints.map((o: { supported: boolean }) => o.supported)).toEqual([false, false, false, false]);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain("default-src 'none'");
+    expect(page).toContain('<svg');
+  });
+
+  it('--set needs --impostors all, and calibrate refuses a set too small for its points', async () => {
+    const r = await facematch('eval', '--set', join(dir, 'people'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--impostors all');
+    const c = await facematch('calibrate', '--set', join(dir, 'people'), '--out', join(dir, 'cal.json'), '--jobs', '1');
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('too few impostor pairs');
+  });
+
   it('refuses a CSV without the img1,img2,same header', async () => {
     const csv = join(dir, 'bad.csv');
     writeFileSync(csv, 'a,b\nx,y\n');
@@ -83,8 +121,7 @@ describe('facematch eval', () => {
 
 const datasets = datasetsDir();
 describe.skipIf(!datasets)('accuracy on the labelled datasets', () => {
-  it('separates a sample of dev-pairs with no false match', async () => {
-    const { readFileSync } = await import('node:fs');
+  it('decides a sample of dev-pairs with no false match at the default policy', async () => {
     const lines = readFileSync(join(datasets!, 'dev-pairs.csv'), 'utf8').trim().split('\n');
     const [header, ...rows] = lines;
     // Every 12th pair: ~120 pairs from every set, same and different alike.
@@ -95,8 +132,14 @@ describe.skipIf(!datasets)('accuracy on the labelled datasets', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.pairs).toBe(sample.length);
+    expect(report.policy).toBe('fmr_1e-3');
+    expect(report.genuinePairs + report.impostorPairs).toBe(sample.length);
     expect(report.falseMatches).toBe(0);
-    expect(report.accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(report.decisions.impostor.match).toBe(0);
+    // Same-person pairs the default policy refuses outright, rather than sending to review: few.
+    expect(report.decisions.genuine.no_match / report.genuinePairs).toBeLessThanOrEqual(0.03);
+    expect(report.fmrCi95[0]).toBe(0);
+    expect(report.fmrCi95[1]).toBeGreaterThan(0);
     expect(report.noFace).toEqual([]);
   });
 });

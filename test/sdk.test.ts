@@ -44,6 +44,19 @@ describe.skipIf(!redisUrl)('the TypeScript SDK, against the real service', () =>
     expect(same).toMatchObject({ verified: true, model: { backend: 'wasm' } });
   });
 
+  it('names a policy per request, and reads the calibrated points from GET /model', async () => {
+    const c = client();
+    const strict = await c.verify(path('person-a-1.jpg'), path('person-a-2.jpg'), { policy: 'fmr_1e-4' });
+    const model = await c.model();
+    expect(strict.policy).toBe('fmr_1e-4');
+    expect(strict.threshold).toBe(model.calibration.policies['fmr_1e-4'].threshold);
+    expect(strict.verified).toBe(strict.decision === 'match');
+    expect(model.defaultPolicy).toBe('fmr_1e-3');
+    const job = await c.submit(path('person-a-1.jpg'), path('person-b-1.jpg'), { policy: 'fmr_1e-2' });
+    const done = await c.wait(job.id, { timeoutMs: 60_000 });
+    expect(done.result).toMatchObject({ policy: 'fmr_1e-2', decision: 'no_match', verified: false });
+  });
+
   it('also works with a token it was given', async () => {
     const c = new FaceMatchClient({ baseUrl: svc.baseUrl, token: tokenFor(0) });
     expect((await c.verify(path('person-a-1.jpg'), path('person-a-2.jpg'))).verified).toBe(true);

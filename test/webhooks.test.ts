@@ -64,6 +64,9 @@ describe.skipIf(!redisUrl)('webhook delivery, against a real receiver', () => {
     const parsed = WebhookEventSchema.parse(event);
     expect(parsed).toMatchObject({ type: 'face_verification.completed', data: { id, status: 'completed', metadata: { ref: '/ok' } } });
     expect(parsed.data.result?.verified).toBe(true);
+    // The decision fields ride along: the receiver sees the policy and the calibrated FMR too.
+    expect(parsed.data.result).toMatchObject({ decision: 'match', policy: 'fmr_1e-3' });
+    expect(typeof parsed.data.result?.fmr).toBe('number');
     expect(verifyWebhook(req!.headers, req!.body, secret)).toEqual(event);
     expect(req!.headers['webhook-id']).toBe(`msg_${id}`);
     expect(req!.body).not.toContain(curie1.slice(40, 120));

@@ -49,7 +49,7 @@ export function biometricBlock(
   const calSets = engine.policies?.calibration.set.sets ?? [];
   return {
     name,
-    role: calSets.some((c) => overlaps(c, name)) ? 'calibration' : 'held-back',
+    role: calSets.some((c) => name.split(' + ').some((part) => overlaps(c, part))) ? 'calibration' : 'held-back',
     images,
     failedToAcquire,
     genuinePairs: pairCount(scored.genuine),

@@ -25,6 +25,9 @@ export const DEFAULT_POLICY: PolicyName = 'fmr_1e-3';
 /** Grid of the impostor CDF that a result's `fmr` is read from. */
 export const CDF_STEP = 0.001;
 
+/** The set cannot support the named points: too few impostor pairs. */
+export class CalibrationSetError extends Error {}
+
 export interface CalibrationSetInfo {
   sets: string[];
   filesSha256: string;
@@ -42,7 +45,7 @@ export function buildCalibration(scored: ScoredSet, info: CalibrationSetInfo, co
   const nI = pairCount(scored.impostor);
   const at = (target: number) => {
     const t = thresholdAtFmr(imp, nI, target);
-    if (t === null) throw new Error(`the calibration set has too few impostor pairs (${nI}) for FMR ${target}`);
+    if (t === null) throw new CalibrationSetError(`the calibration set has too few impostor pairs (${nI}) for FMR ${target}`);
     return t;
   };
   const reviewUpTo = at(REVIEW_FMR);

@@ -26,6 +26,11 @@ const IMAGE = /\.(jpe?g|png|webp)$/i;
  * holds `pairs-foldN.csv` files (LFW View 2), a person belonging to the fold whose pairs name them.
  */
 export function readSet(spec: string): ImageSet {
+  // `A+B`: one set of both folders' people, every cross-folder pair an impostor pair too.
+  if (spec.includes('+')) {
+    const parts = spec.split('+').map(readSet);
+    return { spec, name: parts.map((p) => p.name).join(' + '), images: parts.flatMap((p) => p.images) };
+  }
   const m = /^(.*?)(?::(\d+(?:,\d+)*))?$/.exec(spec)!;
   const dir = resolve(m[1]!);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw Object.assign(new Error(`set ${dir} is not a directory`), { code: 'ENOENT' });

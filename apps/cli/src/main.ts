@@ -11,6 +11,7 @@ import { FaceEngine, engineOptionsFromEnv, type EngineOptions } from '@facematch
 import { calibrationPath } from '@facematch/models';
 import { biometricBlock, formatBlock, systemUnderTest, type BiometricBlock } from './biometric-eval.ts';
 import { calibrate, evaluateSets } from './sets.ts';
+import { CalibrationSetError } from './calibrate.ts';
 import { readSet } from './dataset.ts';
 import { evaluate, formatReport } from './eval.ts';
 import { readPairs } from './pairs.ts';
@@ -176,6 +177,8 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   } catch (err) {
     if (isFaceMatchError(err) || err instanceof FaceMatchApiError) {
       io.err.write(`${err.code}: ${err.message}\n`);
+    } else if (err instanceof CalibrationSetError) {
+      io.err.write(`CALIBRATION_SET_TOO_SMALL: ${err.message}\n`);
     } else if (err instanceof UsageError) {
       io.err.write(`USAGE: ${err.message}\n${USAGE}\n`);
     } else if (err instanceof ConfigError) {

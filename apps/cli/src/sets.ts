@@ -42,10 +42,14 @@ export async function calibrate(sets: readonly ImageSet[], opts: SetRunOptions):
   const byKey = await embedSets(sets, opts);
   const images = sets.flatMap((s) => s.images);
   const items = images.map((i) => ({ identity: i.identity, embedded: byKey.get(i.key)! }));
-  const spec = (s: ImageSet) => {
-    const [dir, folds] = s.spec.split(/:(?=[\d,]+$)/);
-    return `--set ${basename(dir!)}${folds ? `:${folds}` : ''}`;
-  };
+  const spec = (s: ImageSet) =>
+    `--set ${s.spec
+      .split('+')
+      .map((part) => {
+        const [dir, folds] = part.split(/:(?=[\d,]+$)/);
+        return `${basename(dir!)}${folds ? `:${folds}` : ''}`;
+      })
+      .join('+')}`;
   return buildCalibration(
     scoreAllPairs(items),
     {

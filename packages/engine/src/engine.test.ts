@@ -30,6 +30,37 @@ describe('FaceEngine.verify on real photos', () => {
     expect(r.model).toMatchObject({ backend: 'wasm', version: `face-api@${manifest.source.version}` });
   });
 
+  it('decides by the default policy, naming it, with the calibrated FMR at the distance', async () => {
+    const r = await engine.verify(curie1, curie2);
+    const p = engine.policy();
+    expect(r).toMatchObject({ decision: 'match', verified: true, policy: p.name, threshold: p.threshold, reviewThreshold: p.reviewUpTo });
+    expect(r.fmr).toBe(Math.round(engine.policies!.fmrAt(r.distance) * 1e8) / 1e8);
+    const apart = await engine.verify(curie1, collins);
+    expect(apart).toMatchObject({ decision: 'no_match', verified: false });
+    expect(apart.fmr!).toBeGreaterThan(r.fmr!);
+  });
+
+  it('decides by the policy a request names', async () => {
+    const r = await engine.verify(curie1, curie2, 'fmr_1e-4');
+    expect(r.policy).toBe('fmr_1e-4');
+    expect(r.threshold).toBe(engine.policies!.calibration.policies['fmr_1e-4'].threshold);
+    expect(r.verified).toBe(r.decision === 'match');
+  });
+
+  it('takes a small face in a large photo from the full-resolution pixels', async () => {
+    // The portrait, 500 px wide, on a 3200 px canvas: its face under 150 px in the 1024 px working copy.
+    const small = await sharp(collins).resize(500).toBuffer();
+    const big = await sharp({ create: { width: 3200, height: 2400, channels: 3, background: { r: 90, g: 110, b: 100 } } })
+      .composite([{ input: small, left: 2600, top: 900 }])
+      .jpeg({ quality: 92 })
+      .toBuffer();
+    const r = await engine.verify(big, collins);
+    expect(r.faces.img1.box.x).toBeGreaterThan(2550);
+    expect(r.faces.img1.box.width / (3200 / 1024)).toBeLessThan(150);
+    expect(r.decision).toBe('match');
+    expect(r.distance).toBeLessThan(0.35);
+  });
+
   it('tells two different people apart', async () => {
     const r = await engine.verify(curie1, collins);
     expect(r.verified).toBe(false);
@@ -168,7 +199,9 @@ describe('the mirror pass near the threshold', () => {
     expect(r.distance).not.toBeCloseTo(plain, 4);
     expect(r.verified).toBe(r.distance <= plain);
 
-    const clear = await engine.verify(curie1, collins);
+    // Far outside `near`'s window (its threshold is the same-person pair's distance, with no review band).
+    const clear = await near.verify(curie1, collins);
+    expect(clear.distance).toBeGreaterThan(plain + 0.11);
     expect(clear.mirrored).toBe(false);
     const c = await engine.embed(collins, 'img2');
     expect(clear.distance).toBeCloseTo(euclidean(a.descriptor, c.descriptor), 5);

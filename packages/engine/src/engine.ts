@@ -62,9 +62,11 @@ export interface AlignmentTuning {
    * (Re-cropping on the first landmarks and other landmark crop sizes were measured too, and gained nothing.)
    */
   flip: boolean;
+  /** Landmarks and chip of a small face in a downscaled photo from the original's pixels (FULL_RES_BELOW_PX). */
+  fullResSmallFaces: boolean;
 }
 
-const DEFAULT_ALIGNMENT: AlignmentTuning = { flip: true };
+const DEFAULT_ALIGNMENT: AlignmentTuning = { flip: true, fullResSmallFaces: true };
 
 /**
  * How the subject is chosen among the detections.
@@ -387,7 +389,7 @@ export class FaceEngine {
     if (!subject) throw new FaceMatchError('NO_FACE', `no face found in ${image}`, { image });
 
     // A small face in a downscaled photo: the landmarks and the chip come from the original's pixels.
-    const full = img.scale > 1.05 && subject.box.width < FULL_RES_BELOW_PX ? await decodeRegion(input, image, this.limits, img, subject.box) : undefined;
+    const full = this.alignment.fullResSmallFaces && img.scale > 1.05 && subject.box.width < FULL_RES_BELOW_PX ? await decodeRegion(input, image, this.limits, img, subject.box) : undefined;
     const src: RgbImage = full ?? img;
     const box = full ? full.toRegion(subject.box) : subject.box;
     const landmarks = await this.landmarks(src, box);
