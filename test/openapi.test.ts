@@ -125,6 +125,17 @@ describe.skipIf(!redisUrl)('the OpenAPI document, against live responses', () =>
     expect((await check('DELETE', one, `${jobs}/${sub.body.id}`)).status).toBe(404);
   });
 
+  it('describes GET /model: the weights and the calibrated points, to authenticated callers', async () => {
+    const route = `${BASE}/model`;
+    const r = await check('GET', route, route);
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body.calibration.policies)).toEqual(['fmr_1e-2', 'fmr_1e-3', 'fmr_1e-4']);
+    expect((await check('GET', route, route, { token: null })).body.error.code).toBe('TOKEN_MISSING');
+    // A named policy in the body is part of the contract too.
+    const v = await check('POST', `${BASE}/verify`, `${BASE}/verify`, { body: { img1: curie1, img2: curie2, policy: 'fmr_1e-2' } });
+    expect(v.body).toMatchObject({ policy: 'fmr_1e-2', decision: 'match', verified: true });
+  });
+
   it('describes the operational endpoints', async () => {
     expect((await check('GET', '/healthz', '/healthz')).status).toBe(200);
     expect((await check('GET', '/readyz', '/readyz')).status).toBe(200);
