@@ -82,7 +82,7 @@ export function overlaps(a: string, b: string): boolean {
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(v < 0.001 ? 4 : 2)}%`;
-const rate = (v: number) => (v === 0 ? '0' : v < 1e-3 ? v.toExponential(2) : pct(v));
+const rate = (v: number) => (v === 0 ? '0' : v < 1e-2 ? v.toExponential(2) : pct(v));
 const ci = (c: [number, number]) => `[${rate(c[0])}, ${rate(c[1])}]`;
 
 export function formatBlock(b: BiometricBlock): string[] {
