@@ -2,9 +2,10 @@
  * Writes a sample evaluation report from synthetic distances, to look at the page without a data set:
  *   tsx apps/cli/scripts/sample-report.mts OUT.html
  * Distances are drawn from normal distributions shaped like the real ones (genuine near 0.4, impostor near
- * 0.8); intervals are Wilson's, close to Clopper-Pearson and enough for a picture. Nothing here is a result.
+ * 0.8); intervals are Clopper-Pearson, as in a real report. Nothing here is a result.
  */
 import { writeFileSync } from 'node:fs';
+import { clopperPearson, countAtOrBelow } from '../src/biometrics.ts';
 import { renderReport, type ReportInput, type ReportSet } from '../src/report.ts';
 
 const out = process.argv[2] ?? 'sample-report.html';
@@ -20,25 +21,6 @@ function uniform(): number {
 const normal = (mu: number, sd: number) => mu + sd * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 const draw = (n: number, mu: number, sd: number) => Float64Array.from({ length: n }, () => Math.max(0, normal(mu, sd))).sort();
 
-function atOrBelow(s: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = s.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (s[mid]! <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function wilson(k: number, n: number): [number, number] {
-  if (n === 0) return [0, 1];
-  const z = 1.96;
-  const p = k / n;
-  const c = (p + (z * z) / (2 * n)) / (1 + (z * z) / n);
-  const h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
-  return [k === 0 ? 0 : Math.max(0, c - h), Math.min(1, c + h)];
-}
 
 const POLICIES = [
   { name: 'fmr_1e-2', threshold: 0.6312, reviewUpTo: 0.6312 },
@@ -52,22 +34,22 @@ function makeSet(o: { name: string; role: ReportSet['role']; images: number; fta
   const nG = gen.length;
   const nI = imp.length;
   const policies = POLICIES.map((p) => {
-    const fm = atOrBelow(imp, p.threshold);
-    const fnm = nG - atOrBelow(gen, p.threshold);
-    return { ...p, fmr: fm / nI, fmrCi95: wilson(fm, nI), fnmr: fnm / nG, fnmrCi95: wilson(fnm, nG) };
+    const fm = countAtOrBelow(imp, p.threshold);
+    const fnm = nG - countAtOrBelow(gen, p.threshold);
+    return { ...p, fmr: fm / nI, fmrCi95: clopperPearson(fm, nI), fnmr: fnm / nG, fnmrCi95: clopperPearson(fnm, nG) };
   });
   const p = policies[o.policy]!;
   const counts = (s: Float64Array) => {
-    const match = atOrBelow(s, p.threshold);
-    const review = atOrBelow(s, p.reviewUpTo) - match;
+    const match = countAtOrBelow(s, p.threshold);
+    const review = countAtOrBelow(s, p.reviewUpTo) - match;
     return { match, review, no_match: s.length - match - review };
   };
   const det: { fmr: number; fnmr: number }[] = [];
   for (let k = 0; k <= 80; k++) {
     const idx = Math.min(nI, Math.max(1, Math.round(10 ** (Math.log10(1 / nI) * (1 - k / 80)) * nI)));
     const t = imp[idx - 1]!;
-    const fmr = atOrBelow(imp, t) / nI;
-    if (det.at(-1)?.fmr !== fmr) det.push({ fmr, fnmr: (nG - atOrBelow(gen, t)) / nG });
+    const fmr = countAtOrBelow(imp, t) / nI;
+    if (det.at(-1)?.fmr !== fmr) det.push({ fmr, fnmr: (nG - countAtOrBelow(gen, t)) / nG });
   }
   const step = 0.01;
   const bins = (s: Float64Array) => {
@@ -94,8 +76,8 @@ function makeSet(o: { name: string; role: ReportSet['role']; images: number; fta
       const allowed = Math.floor(fmr * nI);
       if (allowed < 10) return { fmr, supported: false, threshold: null, fnmr: null, fnmrCi95: null };
       const t = Math.floor(imp[allowed - 1]! * 1e4) / 1e4;
-      const fnm = nG - atOrBelow(gen, t);
-      return { fmr, supported: true, threshold: t, fnmr: fnm / nG, fnmrCi95: wilson(fnm, nG) };
+      const fnm = nG - countAtOrBelow(gen, t);
+      return { fmr, supported: true, threshold: t, fnmr: fnm / nG, fnmrCi95: clopperPearson(fnm, nG) };
     }),
     policies,
     det,

@@ -8,33 +8,19 @@ import { POLICY_NAMES, type PolicyName } from '@facematch/contracts';
 import { PIPELINE_VERSION, type DecisionPolicy, type FaceEngine } from '@facematch/engine';
 import { manifest } from '@facematch/models';
 import { atPolicy, detCurve, histogram, operatingPoints, pairCount, type OperatingPoint, type PolicyResult, type ScoredSet } from './biometrics.ts';
-import type { ReportInput } from './report.ts';
+import type { ReportInput, ReportSet } from './report.ts';
 
-export interface BiometricBlock {
-  name: string;
+/** One set's figures: what `--json` prints and the report draws, plus the per-policy detail. */
+export interface BiometricBlock extends ReportSet {
   /** `calibration` when the calibration file names this set; its figures are then not a held-back estimate. */
   role: 'calibration' | 'held-back';
-  images: number;
-  failedToAcquire: number;
-  genuinePairs: number;
-  impostorPairs: number;
-  /** The decision policy's figures, flattened for scripts. */
-  policy: string;
-  threshold: number;
-  reviewUpTo: number;
-  decisions: PolicyResult['decisions'];
-  fmr: number;
-  fmrCi95: [number, number];
-  fnmr: number;
-  fnmrCi95: [number, number];
-  /** Share of genuine pairs sent to review. */
+  /** Share of genuine pairs sent to review at the decision policy. */
   genuineReview: number;
   /** Every named point applied to this set. */
   policies: PolicyResult[];
   /** FNMR at FMR 1e-2 ... 1e-5 on this set's own impostor pairs. */
   operatingPoints: OperatingPoint[];
   det: { fmr: number; fnmr: number; threshold: number }[];
-  histogram: { step: number; genuine: number[]; impostor: number[] };
 }
 
 export function biometricBlock(

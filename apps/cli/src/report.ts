@@ -6,22 +6,16 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import type { DecisionCounts, OperatingPoint, PolicyResult } from './biometrics.ts';
 
-export interface DecisionCounts {
-  match: number;
-  review: number;
-  no_match: number;
-}
+export type { DecisionCounts };
+/** An operating point as the report shows it (biometrics.ts computes it). */
+export type ReportOperatingPoint = Pick<OperatingPoint, 'fmr' | 'supported' | 'threshold' | 'fnmr' | 'fnmrCi95'>;
+/** A named policy applied to a set. */
+export type ReportPolicy = Pick<PolicyResult, 'name' | 'threshold' | 'fmr' | 'fmrCi95' | 'fnmr' | 'fnmrCi95'>;
 
-export interface ReportOperatingPoint {
-  fmr: number;
-  supported: boolean;
-  threshold: number | null;
-  fnmr: number | null;
-  fnmrCi95: [number, number] | null;
-}
-
-export interface ReportSet {
+/** A set's figures at the policy it was decided by (`policy`), with its threshold, review bound, decisions and rates. */
+export interface ReportSet extends Omit<PolicyResult, 'name' | 'genuineReview'> {
   /** e.g. `lfw-folds2-5 folds 4,5`. */
   name: string;
   role: 'calibration' | 'held-back' | 'robustness';
@@ -30,17 +24,10 @@ export interface ReportSet {
   genuinePairs: number;
   impostorPairs: number;
   policy: string;
-  threshold: number;
-  reviewUpTo: number;
-  decisions: { genuine: DecisionCounts; impostor: DecisionCounts };
-  fmr: number;
-  fmrCi95: [number, number];
-  fnmr: number;
-  fnmrCi95: [number, number];
   /** FMR 1e-2, 1e-3, 1e-4, 1e-5 on this set's own impostors. */
   operatingPoints: ReportOperatingPoint[];
   /** Each named policy applied to this set. */
-  policies: { name: string; threshold: number; fmr: number; fmrCi95: [number, number]; fnmr: number; fnmrCi95: [number, number] }[];
+  policies: ReportPolicy[];
   /** Sorted by fmr ascending, fmr > 0. */
   det: { fmr: number; fnmr: number }[];
   /** Counts; bin i covers [i*step, (i+1)*step). */
