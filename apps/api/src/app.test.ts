@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '@facematch/auth';
 import { FaceMatchError, type JobView, type VerifyResult } from '@facematch/contracts';
 import { createLogger } from '@facematch/logger';
-import { loadCalibration, modelInfo } from '@facematch/engine/policy';
+import { loadCalibration, modelInfo } from '@facematch/models/calibration';
 import { calibrationPath } from '@facematch/models';
 import type { WaitOutcome } from '@facematch/queue';
 import { createApp, type QueuePort } from './app.ts';

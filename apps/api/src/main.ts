@@ -4,7 +4,7 @@ import { apiEnvSchema, loadConfigOrExit } from '@facematch/config';
 import { createLogger } from '@facematch/logger';
 import { ApiMetrics } from '@facematch/metrics';
 import { VerifyQueueClient } from '@facematch/queue';
-import { loadCalibration, modelInfo } from '@facematch/engine/policy';
+import { loadCalibration, modelInfo } from '@facematch/models/calibration';
 import { calibrationPath } from '@facematch/models';
 import type { ModelInfo } from '@facematch/contracts';
 import { createApp } from './app.ts';

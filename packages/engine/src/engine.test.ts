@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaceMatchError, VerifyResultSchema } from '@facematch/contracts';
 import { defaultModelsDir, manifest } from '@facematch/models';
 import { FaceEngine, euclidean, type Described, type FaceEmbedding } from './engine.ts';
-import { MIRROR_WINDOW } from './policy.ts';
+import { MIRROR_WINDOW } from '@facematch/models/calibration';
 import { FIXTURES_DIR, dataUri, exifRotated } from './testing/images.ts';
 
 const photo = (name: string) => readFileSync(join(FIXTURES_DIR, name));

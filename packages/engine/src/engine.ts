@@ -12,7 +12,7 @@ import {
 } from '@facematch/contracts';
 import type { EngineEnv } from '@facematch/config';
 import { calibrationPath, defaultModelsDir, manifest, readVerifiedModels } from '@facematch/models';
-import { Policies, RECOGNIZER, decide, inMirrorWindow, loadCalibration, type DecisionPolicy } from './policy.ts';
+import { Policies, RECOGNIZER, decide, inMirrorWindow, loadCalibration, type DecisionPolicy } from '@facematch/models/calibration';
 import { ALIGN_INDICES, CHIP_SIZE, chipTemplate, fitSimilarity, warpSimilarity, type Point, type RgbImage } from './align.ts';
 import { loadBackend, type BackendRequest, type LoadedBackend } from './backend.ts';
 import { MicroBatcher } from './batcher.ts';
@@ -379,7 +379,11 @@ export class FaceEngine {
     };
   }
 
-  /** Decodes one image and returns the descriptor of its largest face, or throws NO_FACE. */
+  /**
+   * Decodes one image and returns the descriptor of its subject's face, or throws NO_FACE. A change here
+   * that moves distances must bump PIPELINE_VERSION (models/calibration.ts) and recalibrate: the shipped
+   * calibration is bound to it.
+   */
   async embed(input: ImageInput, image: ImageLabel): Promise<FaceEmbedding> {
     const t0 = performance.now();
     const img = await decodeImage(input, image, this.limits);

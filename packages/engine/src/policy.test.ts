@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CalibrationSchema } from '@facematch/contracts';
 import { calibrationPath } from '@facematch/models';
 import { chooseSubject } from './engine.ts';
-import { PIPELINE_VERSION, Policies, decide, loadCalibration, modelBinding } from './policy.ts';
+import { PIPELINE_VERSION, Policies, decide, loadCalibration, modelBinding } from '@facematch/models/calibration';
 
 const dir = mkdtempSync(join(tmpdir(), 'facematch-cal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 /**
- * Decisions by named operating point. The calibration file says, for each point, the distance threshold
+ * Decisions by named operating point. It lives with the weights, not in the engine, because the API reads
+ * the calibration too (GET /model, and refusing a wrong file at start) and must not load tfjs. The calibration file says, for each point, the distance threshold
  * and the review bound measured on the calibration set; this module reads it, refuses one made for other
  * weights or another pipeline, and turns a pair's distance into `match`, `review` or `no_match`.
  */
@@ -14,7 +15,7 @@ import {
   type ModelInfo,
   type PolicyName,
 } from '@facematch/contracts';
-import { manifest, weightsSha256 } from '@facematch/models';
+import { manifest, weightsSha256 } from '@facematch/models'; // the package's own entry, with its types
 
 /**
  * The engine's preprocessing revision. Distances move when detection, subject choice, alignment or the
