@@ -155,6 +155,9 @@ describe.skipIf(!redisUrl)('the service, through real processes and Redis', () =
     expect(b.body.id).toBe(a.body.id);
     const other = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: curie1, img2: curie2 }, headers });
     expect([other.status, other.body.error.code]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED']);
+    // Another policy is another question, so it is a different request too.
+    const stricter = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: curie1, img2: collins, policy: 'fmr_1e-4' }, headers });
+    expect([stricter.status, stricter.body.error.code]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED']);
     await pollUntilFinal(svc.baseUrl, a.body.id);
   });
 

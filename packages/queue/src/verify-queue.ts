@@ -108,7 +108,8 @@ export class VerifyQueueClient {
           .update(req.img1)
           .update('\0')
           .update(req.img2)
-          .update(JSON.stringify([req.webhookUrl ?? null, req.metadata ?? null, req.policy ?? null]))
+          // The policy only when named, so a key from before it existed still matches its retry.
+          .update(JSON.stringify([req.webhookUrl ?? null, req.metadata ?? null, ...(req.policy ? [req.policy] : [])]))
           .digest('hex');
         idemKey = this.k.idempotency(req.tenant, sha256(req.idempotencyKey));
         const won = await this.redis.set(idemKey, `${id} ${fingerprint}`, 'EX', this.settings.resultTtlS, 'NX');
