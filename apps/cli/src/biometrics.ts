@@ -141,9 +141,12 @@ export function atPolicy(s: ScoredSet, policy: DecisionPolicy): PolicyResult {
   };
 }
 
-/** Sorted copy (ascending). */
+const sortedCopies = new WeakMap<Float32Array, Float64Array>();
+/** Sorted copy (ascending), made once per array: operating points, DET and calibration all read it. */
 export function sorted(a: Float32Array): Float64Array {
-  return Float64Array.from(a).sort();
+  let s = sortedCopies.get(a);
+  if (!s) sortedCopies.set(a, (s = Float64Array.from(a).sort()));
+  return s;
 }
 
 /** How many values of the sorted array are <= t. */

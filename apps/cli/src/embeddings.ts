@@ -64,12 +64,14 @@ export interface EmbedOptions {
    * data: the cache is off unless asked for, and is the caller's to delete.
    */
   cacheDir?: string;
+  /** An engine this process already loaded, to embed with instead of loading another. */
+  local?: FaceEngine;
   onProgress?: (done: number, total: number) => void;
 }
 
 /** Embeds every image; the result is in `images` order, whatever order the jobs finished in. */
 export async function embedAll(images: readonly { path: string; key: string }[], opts: EmbedOptions): Promise<{ embedded: Embedded[]; fingerprint: string; backend: string }> {
-  const probe = await FaceEngine.create({ ...opts.engine, calibration: false });
+  const probe = opts.local ?? (await FaceEngine.create({ ...opts.engine, calibration: false }));
   const fingerprint = engineFingerprint(probe);
   const cache = opts.cacheDir ? new Cache(opts.cacheDir, fingerprint) : undefined;
   const out = new Map<string, Embedded>();

@@ -130,10 +130,14 @@ export async function evaluate(
     await reference?.add(path, bytes);
   }
   const { report, distances } = await ours.score(pairs, policy.threshold, images.length);
-  const embedded = (path: string): Embedded => {
-    const s = ours.seen.get(path);
-    return s?.mirror ? { key: path, ok: true, descriptor: s.descriptor, mirror: s.mirror.descriptor, ms: 0, mirrorMs: 0 } : { key: path, ok: false, code: 'NO_FACE', ms: 0 };
-  };
+  const failedCode = new Map(ours.noFace.map((f) => [f.image, f.code]));
+  const seen = new Map(
+    images.map((path): [string, Embedded] => {
+      const s = ours.seen.get(path);
+      return [path, s?.mirror ? { key: path, ok: true, descriptor: s.descriptor, mirror: s.mirror.descriptor, ms: 0, mirrorMs: 0 } : { key: path, ok: false, code: failedCode.get(path)!, ms: 0 }];
+    }),
+  );
+  const embedded = (path: string) => seen.get(path)!;
   return {
     ...report,
     scored: scoreListedPairs(pairs.map((p) => ({ a: embedded(p.img1), b: embedded(p.img2), same: p.same }))),

@@ -1,4 +1,5 @@
 /** Turns embedded photos into scored genuine and impostor pairs, every pair once. */
+import { euclidean } from '@facematch/engine';
 import type { Embedded } from './embeddings.ts';
 import type { PairClass, ScoredSet } from './biometrics.ts';
 
@@ -8,18 +9,13 @@ interface Vecs {
   f: Float32Array;
 }
 
+/** Once per image, however many pairs it is in. */
+const averaged = new WeakMap<Embedded, Vecs>();
 function vecs(e: Embedded): Vecs | undefined {
   if (!e.ok) return undefined;
-  return { d: e.descriptor, f: e.descriptor.map((v, i) => (v + e.mirror[i]!) / 2) };
-}
-
-function dist(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]! - b[i]!;
-    s += x * x;
-  }
-  return Math.sqrt(s);
+  let v = averaged.get(e);
+  if (!v) averaged.set(e, (v = { d: e.descriptor, f: e.descriptor.map((x, i) => (x + e.mirror[i]!) / 2) }));
+  return v;
 }
 
 class Growing {
@@ -32,8 +28,8 @@ class Growing {
     this.fused = new Float32Array(Math.max(1, cap));
   }
   push(a: Vecs, b: Vecs): void {
-    this.plain[this.n] = dist(a.d, b.d);
-    this.fused[this.n++] = dist(a.f, b.f);
+    this.plain[this.n] = euclidean(a.d, b.d);
+    this.fused[this.n++] = euclidean(a.f, b.f);
   }
   done(): PairClass {
     return { plain: this.plain.subarray(0, this.n), fused: this.fused.subarray(0, this.n), failed: this.failed };

@@ -15,9 +15,9 @@ export interface SetRunOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-async function embedSets(sets: readonly ImageSet[], opts: SetRunOptions): Promise<Map<string, Embedded>> {
+async function embedSets(sets: readonly ImageSet[], opts: SetRunOptions, local?: FaceEngine): Promise<Map<string, Embedded>> {
   const unique = [...new Map(sets.flatMap((s) => s.images).map((i) => [i.key, i])).values()];
-  const { embedded } = await embedAll(unique, { engine: opts.engineOptions, jobs: opts.jobs, cacheDir: opts.cacheDir, onProgress: opts.onProgress });
+  const { embedded } = await embedAll(unique, { engine: opts.engineOptions, jobs: opts.jobs, cacheDir: opts.cacheDir, local, onProgress: opts.onProgress });
   return new Map(embedded.map((e) => [e.key, e]));
 }
 
@@ -26,7 +26,7 @@ export async function evaluateSets(
   sets: readonly ImageSet[],
   opts: SetRunOptions & { policy: DecisionPolicy },
 ): Promise<{ block: BiometricBlock; msPerImage: number }[]> {
-  const byKey = await embedSets(sets, opts);
+  const byKey = await embedSets(sets, opts, engine);
   return sets.map((s) => {
     const items = s.images.map((i) => ({ identity: i.identity, embedded: byKey.get(i.key)! }));
     const failed = items.filter((i) => !i.embedded.ok).length;
