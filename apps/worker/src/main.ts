@@ -31,7 +31,7 @@ const metrics = new WorkerMetrics({ backend: engine.backend, detector: engine.de
  */
 async function startMetrics(port: number): Promise<Server | undefined> {
   try {
-    return await serveMetrics(metrics.registry, port, env.METRICS_HOST);
+    return await serveMetrics(metrics.registry, port, env.METRICS_HOST, () => worker.healthy());
   } catch (err) {
     log.warn(
       { err, port, host: env.METRICS_HOST, workerSlot: env.WORKER_SLOT },
@@ -40,7 +40,6 @@ async function startMetrics(port: number): Promise<Server | undefined> {
     return undefined;
   }
 }
-const metricsServer = env.METRICS_PORT === undefined ? undefined : await startMetrics(env.METRICS_PORT + env.WORKER_SLOT);
 
 const delivery = {
   redisUrl: env.REDIS_URL,
@@ -88,6 +87,8 @@ const deliveries = DeliveryWorker.start(
   log,
   (outcome) => metrics.delivery(outcome),
 );
+// After the worker exists: /healthz reports it.
+const metricsServer = env.METRICS_PORT === undefined ? undefined : await startMetrics(env.METRICS_PORT + env.WORKER_SLOT);
 // Expires results, webhook events and event-stream copies at RESULT_TTL_S, whatever the traffic.
 const housekeeping = Housekeeping.start({ redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX, resultTtlS: env.RESULT_TTL_S }, log);
 if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhooks may reach loopback and private networks (development only)');

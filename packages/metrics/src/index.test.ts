@@ -58,6 +58,22 @@ describe('WorkerMetrics', () => {
 });
 
 describe('serveMetrics', () => {
+  it('answers /healthz with 200 or 503 as the process reports itself', async () => {
+    const m = new WorkerMetrics({ backend: 'wasm', detector: 'auto' });
+    let ok = true;
+    const server = await serveMetrics(m.registry, 0, '127.0.0.1', () => ok);
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/healthz`;
+      expect((await fetch(url)).status).toBe(200);
+      ok = false;
+      const res = await fetch(url);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'unhealthy' });
+    } finally {
+      server.close();
+    }
+  });
+
   it('rejects, for the caller to handle, when the port is taken', async () => {
     // The worker carries on without metrics on this rejection: it must be a rejection, never a throw elsewhere.
     const m = new WorkerMetrics({ backend: 'wasm', detector: 'auto' });

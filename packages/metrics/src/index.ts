@@ -73,10 +73,19 @@ export class WorkerMetrics {
   }
 }
 
-/** Serves `registry` at GET /metrics on its own port, for processes without an HTTP server of their own. */
-export function serveMetrics(registry: Registry, port: number, host: string): Promise<http.Server> {
+/**
+ * Serves `registry` at GET /metrics on its own port, for processes without an HTTP server of their own, and
+ * `healthy()` at GET /healthz (200 or 503): what a container healthcheck asks.
+ */
+export function serveMetrics(registry: Registry, port: number, host: string, healthy: () => boolean = () => true): Promise<http.Server> {
   const server = http.createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unhealthy' }));
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404).end();
       return;
     }

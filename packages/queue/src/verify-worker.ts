@@ -146,6 +146,11 @@ export class VerifyWorker {
     return new VerifyWorker(worker, redis, deliveries);
   }
 
+  /** Taking jobs, with its Redis connection up: what the worker's /healthz reports. */
+  healthy(): boolean {
+    return this.worker.isRunning() && this.redis.status === 'ready';
+  }
+
   /** Stops taking jobs, lets the current one finish within `deadlineMs`, then closes the connection. */
   async close(deadlineMs: number): Promise<'drained' | 'forced'> {
     let timer: NodeJS.Timeout | undefined;
