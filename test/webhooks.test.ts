@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookEventSchema } from '@facematch/contracts';
+import { VERIFY_QUEUE, keys } from '@facematch/queue';
 import { generateWebhookSecret, verifyWebhook } from '@facematch/webhooks';
 import { FIXTURES, redisUrlForTests } from './support/env.ts';
 import { Receiver } from './support/receiver.ts';
+import { redisCommand } from './support/resp.ts';
 import { api } from './support/http.ts';
 import { TENANTS, startService, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
@@ -176,5 +179,92 @@ describe.skipIf(!redisUrl)('webhook delivery, against a real receiver', () => {
       expect([url, r.status, r.body.error.code]).toEqual([url, 400, 'WEBHOOK_URL_INVALID']);
     }
     expect(rx.received.length).toBe(before);
+  });
+});
+
+describe.skipIf(!redisUrl)('every end of a job reaches its webhook, once, and the poll view agrees', () => {
+  let svc: Service;
+  const rx = new Receiver();
+  const events = new Map<string, string>(); // receiver path -> job id
+  beforeAll(async () => {
+    await rx.listen();
+    // No worker at first: the jobs below must wait in the queue while their end is arranged.
+    svc = await startService(redisUrl!, {
+      workers: 0,
+      env: { FACEMATCH_WEBHOOK_SECRETS: `${TENANTS[0].apiKey}:${secret}`, WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_BACKOFF_MS: '200', WORKER_LOCK_MS: '2000' },
+    });
+  });
+  afterAll(async () => {
+    // Exactly one event each, however long the other cases ran after it was delivered.
+    for (const path of events.keys()) expect(rx.for(path), path).toHaveLength(1);
+    await svc?.stop();
+    await rx.close();
+  });
+
+  const submit = async (path: string, img1 = curie1, img2 = curie2) => {
+    const r = await api(svc.baseUrl, 'POST', '/jobs', { img1, img2, webhookUrl: rx.url(path), metadata: { ref: path } });
+    expect(r.status).toBe(202);
+    events.set(path, r.body.id);
+    return r.body.id as string;
+  };
+  const event = async (path: string) => {
+    const [req] = await rx.waitFor(path, 1, 120_000);
+    return WebhookEventSchema.parse(verifyWebhook(req!.headers, req!.body, secret));
+  };
+  const jobHash = (id: string, field: string) => redisCommand(svc.redisUrl, 'HGET', `${svc.prefix}:${VERIFY_QUEUE}:${id}`, field);
+
+  it('images expired before a worker took the job: face_verification.failed with IMAGES_EXPIRED; a job erased while queued: face_verification.deleted', async () => {
+    const expired = await submit('/expired');
+    const erased = await submit('/erased');
+    // Their expiry, as IMAGE_TTL_S would bring it: the job's image keys are gone.
+    const [k1, k2] = keys(svc.prefix, VERIFY_QUEUE).images(expired);
+    expect(await redisCommand(svc.redisUrl, 'DEL', k1!, k2!)).toBe(2);
+    expect((await api(svc.baseUrl, 'DELETE', `/jobs/${erased}`)).status).toBe(204);
+    svc.workers.push(await svc.startWorker());
+
+    expect(await event('/expired')).toMatchObject({ type: 'face_verification.failed', data: { id: expired, status: 'failed', error: { code: 'IMAGES_EXPIRED' }, metadata: { ref: '/expired' } } });
+    const view = await webhookState(svc.baseUrl, expired, (w) => w.status === 'delivered');
+    expect(view).toMatchObject({ status: 'failed', error: { code: 'IMAGES_EXPIRED' }, webhook: { status: 'delivered', attempts: 1 } });
+
+    const gone = await event('/erased');
+    // An erased job's event says it ended so, and carries nothing else: no result, no metadata.
+    expect(gone).toEqual({ type: 'face_verification.deleted', timestamp: expect.any(String), data: { id: erased, status: 'deleted' } });
+    expect((await api(svc.baseUrl, 'GET', `/jobs/${erased}`)).status).toBe(404);
+  });
+
+  it('completed and failed with a code: one event each, matching the poll view', async () => {
+    const done = await submit('/done');
+    const noFace = await submit('/no-face', curie1, coffee);
+    expect(await event('/done')).toMatchObject({ type: 'face_verification.completed', data: { id: done, status: 'completed', result: { verified: true } } });
+    expect(await event('/no-face')).toMatchObject({ type: 'face_verification.failed', data: { id: noFace, status: 'failed', error: { code: 'NO_FACE', image: 'img2' } } });
+    expect(await webhookState(svc.baseUrl, done, (w) => w.status === 'delivered')).toMatchObject({ status: 'completed', result: { verified: true } });
+    expect(await webhookState(svc.baseUrl, noFace, (w) => w.status === 'delivered')).toMatchObject({ status: 'failed', error: { code: 'NO_FACE' } });
+    // A completed job erased after its event was delivered gets no second event.
+    expect((await api(svc.baseUrl, 'DELETE', `/jobs/${done}`)).status).toBe(204);
+  });
+
+  it('a job that kills its worker three times is failed by BullMQ past the stall limit: face_verification.failed, INTERNAL', async () => {
+    // A heavy pair, so each kill lands while the job runs (checked below, each time).
+    const big = async (name: string) => `data:image/jpeg;base64,${(await sharp(readFileSync(join(FIXTURES, name))).resize(4000).jpeg({ quality: 90 }).toBuffer()).toString('base64')}`;
+    for (const w of svc.workers.splice(0)) {
+      w.child.kill('SIGTERM');
+      await w.exited;
+    }
+    const id = await submit('/stalled', await big('person-b-1.jpg'), await big('person-a-1.jpg'));
+    for (let kill = 1; kill <= 3; kill++) {
+      const worker = await svc.startWorker();
+      // Synchronised on the job's own state: BullMQ counts each start of it in the job hash ("ats").
+      await expect.poll(async () => Number(await jobHash(id, 'ats')), { timeout: 60_000, interval: 10 }).toBe(kill);
+      worker.child.kill('SIGKILL');
+      expect((await worker.exited).signal).toBe('SIGKILL');
+      // The kill landed mid-job: the job did not finish, and no event was sent.
+      expect(await jobHash(id, 'finishedOn')).toBeNull();
+      expect(rx.for('/stalled')).toHaveLength(0);
+    }
+    // The next worker finds the job stalled past maxStalledCount (2) and fails it without running it.
+    svc.workers.push(await svc.startWorker());
+    expect(await event('/stalled')).toMatchObject({ type: 'face_verification.failed', data: { id, status: 'failed', error: { code: 'INTERNAL' } } });
+    expect(await webhookState(svc.baseUrl, id, (w) => w.status === 'delivered')).toMatchObject({ status: 'failed', error: { code: 'INTERNAL' } });
+    tally.fault('a job that kills its worker three times: failed past the stall limit, webhook sent', true);
   });
 });

@@ -14,7 +14,7 @@ const add = (line: Line) => {
 };
 
 /** What the suite sets out to show; the tally reports against these. */
-export const EXPECTED = { faults: 15, inputs: 66 };
+export const EXPECTED = { faults: 16, inputs: 66 };
 
 export const tally = {
   fault(name: string, survived: boolean) {

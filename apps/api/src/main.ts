@@ -38,7 +38,8 @@ function serve(): void {
     attempts: env.JOB_ATTEMPTS,
     maxQueueDepth: env.MAX_QUEUE_DEPTH,
     rateLimitPerMin: env.RATE_LIMIT_PER_MIN,
-  });
+    delivery: { maxAttempts: env.WEBHOOK_MAX_ATTEMPTS },
+  }, log);
   const app = createApp({
     queue,
     tenants,

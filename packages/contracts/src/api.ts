@@ -102,7 +102,8 @@ export const WebhookStateSchema = z.object({
 });
 export type WebhookState = z.infer<typeof WebhookStateSchema>;
 
-export const WebhookEventTypeSchema = z.enum(['face_verification.completed', 'face_verification.failed']);
+/** `deleted`: the client erased the job (DELETE) before its result was delivered; the event carries only the id. */
+export const WebhookEventTypeSchema = z.enum(['face_verification.completed', 'face_verification.failed', 'face_verification.deleted']);
 
 /** What a webhook receiver gets: never image bytes. */
 export const WebhookEventSchema = z.object({
@@ -110,7 +111,7 @@ export const WebhookEventSchema = z.object({
   timestamp: z.string(),
   data: z.object({
     id: z.string(),
-    status: z.enum(['completed', 'failed']),
+    status: z.enum(['completed', 'failed', 'deleted']),
     result: VerifyResultSchema.optional(),
     error: ErrorBodySchema.shape.error.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),

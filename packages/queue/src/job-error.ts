@@ -1,8 +1,8 @@
 import { ERROR_CATALOG, FaceMatchError, type ErrorBody, type ErrorCode } from '@facematch/contracts';
 
 /** BullMQ keeps only a failure's message; ours carries the error's code, message and image as JSON. */
-export function encodeJobError(err: FaceMatchError): string {
-  return JSON.stringify(err.toJSON());
+export function encodeJobError(err: FaceMatchError | ErrorBody['error']): string {
+  return JSON.stringify(err instanceof FaceMatchError ? err.toJSON() : err);
 }
 
 export function decodeJobError(reason: string | undefined): ErrorBody['error'] {

@@ -12,9 +12,9 @@ import {
   type VerifyResult,
 } from '@facematch/contracts';
 import { keys } from './keys.ts';
-import { connect, type Redis } from './redis.ts';
+import { connect, type ConnectionLog, type Redis } from './redis.ts';
 import { decodeJobError } from './job-error.ts';
-import { DELIVERY_QUEUE, deliveryJobId, readWebhookState } from './webhook-queue.ts';
+import { DELIVERY_QUEUE, buildEvent, deliveryJobId, enqueueDelivery, readWebhookState } from './webhook-queue.ts';
 
 export const VERIFY_QUEUE = 'face-verification';
 /** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
@@ -33,6 +33,8 @@ export interface QueueSettings {
   maxQueueDepth: number;
   /** Submits per tenant per minute (RATE_LIMITED beyond it); 0 turns the limit off. */
   rateLimitPerMin: number;
+  /** For the one event the API sends itself: a job erased before its end was delivered. */
+  delivery: { maxAttempts: number };
 }
 
 export const defaultJobOptions = (s: Pick<QueueSettings, 'resultTtlS' | 'attempts'>) => ({
@@ -59,16 +61,16 @@ export class VerifyQueueClient {
     private readonly eventsRedis: Redis,
   ) {}
 
-  static create(settings: QueueSettings): VerifyQueueClient {
-    const redis = connect(settings.redisUrl, 'failFast', 'facematch:api');
+  static create(settings: QueueSettings, log?: ConnectionLog): VerifyQueueClient {
+    const redis = connect(settings.redisUrl, 'failFast', 'facematch:api', log);
     const queue = new Queue<VerifyJobData, VerifyResult, string>(VERIFY_QUEUE, {
       connection: redis,
       prefix: settings.prefix,
       defaultJobOptions: defaultJobOptions(settings),
       streams: { events: { maxLen: EVENTS_MAX_LEN } },
     });
-    queue.on('error', () => {}); // connection errors surface on the call that needed Redis
-    const eventsRedis = connect(settings.redisUrl, 'blocking', 'facematch:api-events');
+    queue.on('error', () => {}); // the connection logs its outages (connect); calls that need Redis fail with 503
+    const eventsRedis = connect(settings.redisUrl, 'blocking', 'facematch:api-events', log);
     const events = new QueueEvents(VERIFY_QUEUE, { connection: eventsRedis, prefix: settings.prefix, autorun: true });
     events.on('error', () => {});
     return new VerifyQueueClient(settings, redis, queue, events, eventsRedis);
@@ -230,13 +232,16 @@ export class VerifyQueueClient {
    * the idempotency key, the webhook delivery (its job carries the whole event) with its state, and the
    * entries of both queues' event streams. This is what an erasure request relies on. A job or a delivery
    * that a worker holds right now cannot be removed mid-flight (BullMQ refuses, as it holds the lock), so
-   * the caller gets 409 JOB_ACTIVE and retries; after a 204 no delivery can reach the receiver.
+   * the caller gets 409 JOB_ACTIVE and retries. A job with a webhookUrl whose end had not been delivered
+   * (still queued, or its delivery still retrying) ends here: its receiver gets one `face_verification.deleted`
+   * event carrying only the id, in place of anything else. After a 204 nothing else reaches the receiver.
    */
   async delete(tenant: string, id: string): Promise<boolean> {
     return this.guard(async () => {
       const job = await Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id);
       if (!job || job.data.tenant !== tenant) return false;
       if ((await job.getState()) === 'active') throw jobActive('the job is being processed; delete it once it has finished');
+      const webhook = job.data.webhookUrl ? await readWebhookState(this.redis, this.settings.prefix, id) : undefined;
       if (job.data.webhookUrl) {
         const delivery = await Job.fromId(this.deliveries(), deliveryJobId(id));
         if (delivery) await removeUnlessLocked(delivery, 'a webhook delivery for this job is in flight; retry shortly');
@@ -245,6 +250,14 @@ export class VerifyQueueClient {
       await this.purgeEvents(VERIFY_QUEUE, id);
       await this.purgeEvents(DELIVERY_QUEUE, id);
       await this.redis.del(...this.k.images(id), this.k.outcome(id), keys(this.settings.prefix, DELIVERY_QUEUE).webhook(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
+      if (job.data.webhookUrl && webhook?.status !== 'delivered' && webhook?.status !== 'failed') {
+        await enqueueDelivery(this.deliveries(), this.redis, { ...this.settings.delivery, prefix: this.settings.prefix, resultTtlS: this.settings.resultTtlS }, {
+          jobId: id,
+          tenant: job.data.tenant,
+          url: job.data.webhookUrl,
+          body: buildEvent(id, 'deleted'),
+        });
+      }
       return true;
     });
   }

@@ -44,7 +44,7 @@ export class VerifyWorker {
 
   static start(settings: WorkerSettings, handler: VerifyHandler, log: JobLog, observe: (e: JobEnded) => void = () => {}): VerifyWorker {
     const k = keys(settings.prefix, VERIFY_QUEUE);
-    const redis = connect(settings.redisUrl, 'blocking', 'facematch:worker');
+    const redis = connect(settings.redisUrl, 'blocking', 'facematch:worker', log);
     const deliveries = new Queue(DELIVERY_QUEUE, { connection: redis, prefix: settings.prefix });
 
     /** Writes that record finished work wait out Redis refusing them instead of failing the job. */
@@ -61,7 +61,13 @@ export class VerifyWorker {
         throw new Error(encodeJobError(new FaceMatchError('QUEUE_UNAVAILABLE', 'the job queue refused writes for too long; retry shortly')));
       });
 
-    /** Enqueued before the job is marked finished, so a crash in between cannot lose the event. */
+    /**
+     * The one "job ended" hook for webhooks: every end of a job comes through here, exactly once per job
+     * (the delivery's job id is derived from the verification job's, so a second call is a no-op). Ends the
+     * processor decides (a result, a failure with its code, expired images) call it before the job is marked
+     * finished, so a crash in between cannot lose the event; ends BullMQ decides without our processor
+     * (stalled past its limit) call it from the 'failed' listener.
+     */
     const announce = async (job: Job<VerifyJobData, VerifyResult, string>, outcome: Outcome, fields: object) => {
       if (!job.data.webhookUrl) return;
       const body = buildEvent(job.id!, 'result' in outcome ? { result: outcome.result } : { error: outcome.error }, job.data.metadata);
@@ -82,14 +88,12 @@ export class VerifyWorker {
         return settle(JSON.parse(saved) as Outcome);
       }
 
-      const images = await redis.mgetBuffer(...k.images(id));
-      if (!images[0] || !images[1]) {
-        throw new UnrecoverableError(encodeJobError(new FaceMatchError('IMAGES_EXPIRED', 'the images expired before a worker took the job')));
-      }
-
+      const [img1, img2] = await redis.mgetBuffer(...k.images(id));
       let outcome: Outcome;
       try {
-        const result = await handler({ img1: images[0], img2: images[1] }, { id, attempt: fields.attempt, policy: job.data.policy });
+        // An end like any other: recorded, announced and answered with its code.
+        if (!img1 || !img2) throw new FaceMatchError('IMAGES_EXPIRED', 'the images expired before a worker took the job');
+        const result = await handler({ img1, img2 }, { id, attempt: fields.attempt, policy: job.data.policy });
         outcome = { result };
       } catch (err) {
         const e = toFaceMatchError(err);
@@ -137,10 +141,14 @@ export class VerifyWorker {
       if (!job) return;
       const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
       if (final) {
-        redis.del(k.outcome(job.id!), ...k.images(job.id!)).catch(() => {});
+        redis.del(k.outcome(job.id!), ...k.images(job.id!)).catch((e: unknown) => log.warn({ jobId: job.id, err: e }, 'could not delete a failed job’s images; their TTL will'));
         expireJob(job);
-        log.info({ jobId: job.id, reason: err.message.slice(0, 200) }, 'job failed');
-        observe({ outcome: 'failed', code: decodeJobError(err.message).code, queueWaitMs: queueWait(job) });
+        const error = decodeJobError(err.message);
+        log.info({ jobId: job.id, code: error.code, reason: err.message.slice(0, 200) }, 'job failed');
+        observe({ outcome: 'failed', code: error.code, queueWaitMs: queueWait(job) });
+        // A no-op when the processor announced this end; the only announcement of a job that BullMQ failed
+        // without running it (stalled past the limit) or that failed on an error the processor threw.
+        announce(job, { error }, { jobId: job.id }).catch((e: unknown) => log.error({ jobId: job.id, err: e }, 'could not enqueue the webhook of a failed job'));
       }
     });
     return new VerifyWorker(worker, redis, deliveries);
@@ -170,5 +178,5 @@ const queueWait = (job: Job) => Math.max(0, (job.processedOn ?? job.timestamp) -
 
 function settle(outcome: Outcome): VerifyResult {
   if ('result' in outcome) return outcome.result;
-  throw new UnrecoverableError(JSON.stringify(outcome.error));
+  throw new UnrecoverableError(encodeJobError(outcome.error));
 }

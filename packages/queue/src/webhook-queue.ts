@@ -53,7 +53,7 @@ export function deliveryJobId(verifyJobId: string): string {
 export async function enqueueDelivery(
   queue: Queue<DeliveryJobData>,
   redis: Redis,
-  settings: DeliverySettings,
+  settings: Pick<DeliverySettings, 'prefix' | 'maxAttempts' | 'resultTtlS'>,
   data: DeliveryJobData,
 ): Promise<void> {
   const stateKey = keys(settings.prefix, DELIVERY_QUEUE).webhook(data.jobId);
@@ -69,15 +69,21 @@ export async function enqueueDelivery(
   });
 }
 
-export function buildEvent(id: string, outcome: { result?: WebhookEvent['data']['result']; error?: WebhookEvent['data']['error'] }, metadata?: Record<string, unknown>): string {
+export function buildEvent(
+  id: string,
+  outcome: { result?: WebhookEvent['data']['result']; error?: WebhookEvent['data']['error'] } | 'deleted',
+  metadata?: Record<string, unknown>,
+): string {
+  const status = outcome === 'deleted' ? 'deleted' : outcome.result ? 'completed' : 'failed';
   const event: WebhookEvent = {
-    type: outcome.result ? 'face_verification.completed' : 'face_verification.failed',
+    type: `face_verification.${status}`,
     timestamp: new Date().toISOString(),
     data: {
       id,
-      status: outcome.result ? 'completed' : 'failed',
-      ...(outcome.result ? { result: outcome.result } : { error: outcome.error }),
-      ...(metadata ? { metadata } : {}),
+      status,
+      // An erased job's event says only that it ended so: no result, no metadata.
+      ...(outcome === 'deleted' ? {} : outcome.result ? { result: outcome.result } : { error: outcome.error }),
+      ...(metadata && outcome !== 'deleted' ? { metadata } : {}),
     },
   };
   return JSON.stringify(event);
@@ -106,7 +112,7 @@ export class DeliveryWorker {
     log: JobLog,
     observe: (outcome: 'delivered' | 'retry' | 'failed' | 'gone') => void = () => {},
   ): DeliveryWorker {
-    const redis = connect(settings.redisUrl, 'blocking', 'facematch:webhooks');
+    const redis = connect(settings.redisUrl, 'blocking', 'facematch:webhooks', log);
     const k = keys(settings.prefix, DELIVERY_QUEUE);
 
     const processor = async (job: Job<DeliveryJobData>) => {
