@@ -43,7 +43,8 @@ export const ERROR_CATALOG = {
   RATE_LIMITED: { httpStatus: 429, retryable: true },
   /** The job's images expired from Redis before a worker took it. */
   IMAGES_EXPIRED: { httpStatus: 410, retryable: false },
-  INTERNAL: { httpStatus: 500, retryable: true },
+  // Not retryable: a bug does not go away on a retry, and a client told to retry a 500 only repeats it.
+  INTERNAL: { httpStatus: 500, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
