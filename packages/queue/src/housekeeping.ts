@@ -65,7 +65,7 @@ export class Housekeeping {
   ) {}
 
   static start(settings: HousekeepingSettings, log: JobLog): Housekeeping {
-    const redis = connect(settings.redisUrl, 'blocking', 'facematch:housekeeping');
+    const redis = connect(settings.redisUrl, 'blocking', 'facematch:housekeeping', log);
     const opts = { connection: redis, prefix: settings.prefix };
     const verify = new Queue(VERIFY_QUEUE, opts);
     const delivery = new Queue(DELIVERY_QUEUE, opts);

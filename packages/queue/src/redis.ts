@@ -6,7 +6,13 @@ import { Redis, type RedisOptions } from 'ioredis';
  * - `failFast` (the API's producer): commands fail at once while Redis is away, so a client gets a
  *   503 with Retry-After instead of a hung request.
  */
-export function connect(url: string, kind: 'blocking' | 'failFast', name: string): Redis {
+/** Where a connection reports its outages: one warning when it is lost, one line when it is back. */
+export interface ConnectionLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export function connect(url: string, kind: 'blocking' | 'failFast', name: string, log?: ConnectionLog): Redis {
   const common: RedisOptions = {
     connectionName: name,
     // Reconnect with capped backoff for ever; the process's readiness says whether Redis is there.
@@ -18,8 +24,23 @@ export function connect(url: string, kind: 'blocking' | 'failFast', name: string
       ? { ...common, maxRetriesPerRequest: null, enableReadyCheck: true }
       : { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 };
   const redis = new Redis(url, opts);
-  // ioredis emits 'error' on every failed reconnect; unhandled, that would crash the process.
-  redis.on('error', () => {});
+  // ioredis emits 'error' on every failed reconnect (unhandled, that would crash the process): an operator
+  // hears of an outage once, with its first error, and of its end with how long it lasted and how many
+  // errors it held. Nothing else is logged per attempt.
+  let outage: { since: number; errors: number } | undefined;
+  redis.on('error', (err: Error) => {
+    if (outage) {
+      outage.errors++;
+      return;
+    }
+    outage = { since: Date.now(), errors: 1 };
+    log?.warn({ connection: name, err: { message: err.message, code: (err as { code?: unknown }).code } }, 'Redis connection lost; reconnecting');
+  });
+  redis.on('ready', () => {
+    if (!outage) return;
+    log?.info({ connection: name, downMs: Date.now() - outage.since, errors: outage.errors }, 'Redis connection restored');
+    outage = undefined;
+  });
   return redis;
 }
 
