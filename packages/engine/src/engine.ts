@@ -43,7 +43,7 @@ export interface EngineOptions {
   maxBytes?: number;
   /** Where the engine reports what it loaded; never receives image data. */
   log?: (msg: string, fields?: Record<string, unknown>) => void;
-  /** Detector tuning; the defaults are the measured best (see README "Accuracy"). */
+  /** Detector tuning; the defaults are the measured best (see docs/accuracy.md). */
   detection?: Partial<DetectionTuning>;
   /** Which detection is the subject; `confident` unless measuring the alternatives. */
   subject?: SubjectRule;
@@ -122,7 +122,7 @@ export interface DetectionTuning {
 }
 
 /**
- * Measured on ../shared/datasets (README "Detection"): a 224 px tiny pass with a 30% border finds tight
+ * Measured on ../shared/datasets (docs/engine.md, "Why face-api misses tight crops"): a 224 px tiny pass with a 30% border finds tight
  * crops and most photos; 256/416 px passes without border find smaller faces; SSD is the last resort
  * for very small faces in large photos.
  */
