@@ -41,6 +41,7 @@ COPY packages/contracts packages/contracts
 COPY packages/logger packages/logger
 COPY packages/metrics packages/metrics
 COPY packages/queue packages/queue
+COPY packages/supervisor packages/supervisor
 COPY packages/webhooks packages/webhooks
 COPY apps/api apps/api
 USER node
@@ -72,6 +73,7 @@ COPY packages/engine/src packages/engine/src
 COPY packages/logger packages/logger
 COPY packages/metrics packages/metrics
 COPY packages/queue packages/queue
+COPY packages/supervisor packages/supervisor
 COPY packages/webhooks packages/webhooks
 COPY apps/worker apps/worker
 USER node

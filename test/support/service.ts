@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { signToken } from '@facematch/auth';
 import { REPO_ROOT } from './env.ts';
-import { TSX_IMPORT } from '@facematch/worker';
+import { TSX_IMPORT } from '@facematch/supervisor';
 
 export const TENANTS = [
   { apiKey: 'tenant-a', secret: 'secret-a-0123456789abcdef' },

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { apiEnvSchema, loadConfigOrExit } from '@facematch/config';
 import { createLogger } from '@facematch/logger';
+import { Supervisor } from '@facematch/supervisor';
 import { ApiMetrics } from '@facematch/metrics';
 import { VerifyQueueClient } from '@facematch/queue';
 import { loadCalibration, modelInfo } from '@facematch/models/calibration';
@@ -100,29 +101,21 @@ function serve(): void {
  * the ingress is JSON parsing and image checks, all on one core, so more processes take more requests.
  */
 function supervise(): void {
-  let stopping = false;
   // Ready once every process listens: announcing on the first left the others still loading while
   // traffic arrived, so all of it went to one process.
   let listening = 0;
-  for (let i = 0; i < env.API_PROCESSES; i++) cluster.fork();
   cluster.on('message', (_worker, m: { type?: string }) => {
     if (m?.type === 'listening' && ++listening === env.API_PROCESSES) process.send?.(m);
   });
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    log.warn({ pid: worker.process.pid, code, signal }, 'api process exited; restarting');
-    cluster.fork();
-  });
+  // Each process drains its requests for up to SYNC_WAIT_MS (+1 s) before it closes its connections.
+  const sup = new Supervisor({ name: 'api process', spawn: () => cluster.fork().process, count: env.API_PROCESSES, policy: { stopDeadlineMs: env.SYNC_WAIT_MS + 5000 } }, log);
+  sup.start();
+  void sup.gaveUp.then(() => process.exit(1));
+  let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    const workers = Object.values(cluster.workers ?? {});
-    let left = workers.length;
-    if (left === 0) process.exit(0);
-    for (const w of workers) {
-      w?.once('exit', () => --left === 0 && process.exit(0));
-      w?.process.kill('SIGTERM');
-    }
+    void sup.stop('SIGTERM').then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -11,7 +11,7 @@ import { readPairs, type LabelledPair } from '@facematch/cli';
 import { benchEnvSchema, parseConfig } from '@facematch/config';
 import { redisAnswers } from '@facematch/queue';
 import { TENANTS, startService, type Service } from '@facematch/integration-tests/service';
-import { TSX_IMPORT } from '@facematch/worker';
+import { TSX_IMPORT } from '@facematch/supervisor';
 
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } } });
 const quick = flags.quick === true;

@@ -2,17 +2,17 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { signToken } from '@facematch/auth';
 import { launcherEnvSchema, loadConfigOrExit } from '@facematch/config';
 import { createLogger } from '@facematch/logger';
 import { redisAnswers } from '@facematch/queue';
 import { generateWebhookSecret } from '@facematch/webhooks';
-import { Supervisor } from '@facematch/worker';
+import { API_ENTRY } from '@facematch/api/entry';
+import { Supervisor, forkScript } from '@facematch/supervisor';
+import { WORKER_ENTRY } from '@facematch/worker';
 
 const env = loadConfigOrExit(launcherEnvSchema, 'launcher');
 const log = createLogger({ name: 'launcher', level: env.LOG_LEVEL });
-const script = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 
 let redisChild: ChildProcess | undefined;
 if (!(await redisAnswers(env.REDIS_URL))) {
@@ -64,10 +64,10 @@ if (!webhookSecrets && env.NODE_ENV !== 'production') {
 
 const childEnv = { ...process.env, FACEMATCH_TENANTS: tenants, REDIS_URL: env.REDIS_URL, ...(webhookSecrets ? { FACEMATCH_WEBHOOK_SECRETS: webhookSecrets } : {}) };
 const workers = new Supervisor(
-  { name: 'worker', script: script('../../worker/src/main.ts'), count: env.WORKERS ?? availableParallelism(), env: { ...childEnv, METRICS_PORT: String(env.METRICS_PORT) } },
+  { name: 'worker', spawn: forkScript(WORKER_ENTRY, { ...childEnv, METRICS_PORT: String(env.METRICS_PORT) }), count: env.WORKERS ?? availableParallelism() },
   log,
 );
-const api = new Supervisor({ name: 'api', script: script('../../api/src/main.ts'), count: 1, env: childEnv }, log);
+const api = new Supervisor({ name: 'api', spawn: forkScript(API_ENTRY, childEnv), count: 1 }, log);
 workers.start();
 api.start();
 
@@ -75,7 +75,7 @@ if (dev) {
   const token = signToken({ apiKey: dev.apiKey, secret: dev.secret, ttlSeconds: 24 * 3600 });
   const base = `http://127.0.0.1:${env.PORT}`;
   console.log(`
-facematch is starting on ${base}  (TF_BACKEND=${process.env.TF_BACKEND ?? 'auto'}, ${env.WORKERS ?? availableParallelism()} workers)
+facematch is starting on ${base}  (TF_BACKEND=${env.TF_BACKEND}, ${env.WORKERS ?? availableParallelism()} workers)
 
 Development tenant (generated for this run; set FACEMATCH_TENANTS to use your own):
   API key: ${dev.apiKey}
@@ -99,6 +99,15 @@ ${generatedSecrets.map((s) => `  ${s}`).join('\n')}
 
 
 let stopping = false;
+// A role that keeps dying takes the service down with a non-zero exit, rather than a half-alive one.
+for (const sup of [workers, api]) {
+  void sup.gaveUp.then(async () => {
+    stopping = true;
+    await Promise.all([workers.stop('SIGTERM'), api.stop('SIGTERM')]);
+    redisChild?.kill('SIGTERM');
+    process.exit(1);
+  });
+}
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, async () => {
     if (stopping) return;

@@ -1,1 +1,4 @@
-export { Supervisor, TSX_IMPORT } from './supervise.ts';
+import { fileURLToPath } from 'node:url';
+
+/** The worker process's entry, for supervisors that start it (`npm start`, the worker pool). */
+export const WORKER_ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));

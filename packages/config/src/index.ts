@@ -30,8 +30,10 @@ const decisionEnv = {
   FACEMATCH_CALIBRATION: z.string().min(1).optional(),
 };
 
+const tfBackend = z.enum(['auto', 'cuda', 'tensorflow', 'wasm']).default('auto');
+
 export const engineEnvSchema = z.object({
-  TF_BACKEND: z.enum(['auto', 'cuda', 'tensorflow', 'wasm']).default('auto'),
+  TF_BACKEND: tfBackend,
   /** Where the staged weights live; unset means the repository's models/ folder. */
   MODELS_DIR: z.string().min(1).optional(),
   FACE_DETECTOR: z.enum(['auto', 'tiny', 'ssd']).default('auto'),
@@ -232,6 +234,8 @@ export const launcherEnvSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   FACEMATCH_TENANTS: z.string().optional(),
   FACEMATCH_WEBHOOK_SECRETS: z.string().optional(),
+  /** Passed on to the workers; read here only to say which backend they were told to use. */
+  TF_BACKEND: tfBackend,
 });
 export type LauncherEnv = z.infer<typeof launcherEnvSchema>;
 
