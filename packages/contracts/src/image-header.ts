@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import type { ImageFormat } from './image-input.ts';
+/** The formats we accept; sniffed from the bytes, never taken from the data URI's label. */
+export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
 export interface ImageHeader {
   width: number;

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { FaceMatchError, type ImageLabel } from './errors.ts';
-import { readImageHeader } from './image-header.ts';
+import { readImageHeader, type ImageFormat } from './image-header.ts';
 
 /** What callers may send as an image: a data URI, bare base64, or the bytes themselves. */
 export type ImageInput = string | Buffer | Uint8Array;
@@ -13,7 +13,7 @@ export interface EncodedImage {
   encoded: Buffer;
 }
 
-export type ImageFormat = 'jpeg' | 'png' | 'webp';
+export type { ImageFormat };
 
 // A multiple of 4 characters, and under V8's 128 KB limit for strings in the regular heap.
 const CHUNK = 48 * 1024;

@@ -1,9 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { JobName } from '@facematch/contracts';
 import { connect, type Redis } from './redis.ts';
-import { VERIFY_QUEUE } from './verify-queue.ts';
-import { DELIVERY_QUEUE } from './webhook-queue.ts';
-import type { JobLog } from './verify-worker.ts';
+import { DELIVERY_QUEUE, VERIFY_QUEUE, type JobLog } from './keys.ts';
 
 /**
  * Results must not outlive RESULT_TTL_S, whatever the traffic. A finished job's hash expires by itself

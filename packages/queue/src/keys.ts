@@ -1,3 +1,14 @@
+/** The BullMQ queues. Verification and delivery are separate, so a slow receiver never holds up verification work. */
+export const VERIFY_QUEUE = 'face-verification';
+export const DELIVERY_QUEUE = 'webhook-delivery';
+
+/** Where the queue package's workers log: pino's shape. */
+export interface JobLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
 /** Every key this service writes, in one place, so tests can scan for leftovers and ops can find them. */
 export function keys(prefix: string, queue: string) {
   const base = `${prefix}:${queue}`;

@@ -11,12 +11,11 @@ import {
   type VerifyJobData,
   type VerifyResult,
 } from '@facematch/contracts';
-import { keys } from './keys.ts';
+import { DELIVERY_QUEUE, VERIFY_QUEUE, keys } from './keys.ts';
 import { connect, type ConnectionLog, type Redis } from './redis.ts';
 import { decodeJobError } from './job-error.ts';
-import { DELIVERY_QUEUE, buildEvent, deliveryJobId, enqueueDelivery, readWebhookState } from './webhook-queue.ts';
+import { buildEvent, deliveryJobId, enqueueDelivery, readWebhookState } from './webhook-queue.ts';
 
-export const VERIFY_QUEUE = 'face-verification';
 /** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
 const EVENTS_MAX_LEN = 2000;
 

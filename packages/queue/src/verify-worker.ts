@@ -1,10 +1,9 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { FaceMatchError, JobName, toFaceMatchError, type JobEnded, type PolicyName, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
 import { decodeJobError, encodeJobError } from './job-error.ts';
-import { keys } from './keys.ts';
+import { DELIVERY_QUEUE, VERIFY_QUEUE, keys, type JobLog } from './keys.ts';
 import { connect, execOrThrow, rideOut, type Redis } from './redis.ts';
-import { VERIFY_QUEUE } from './verify-queue.ts';
-import { DELIVERY_QUEUE, buildEvent, enqueueDelivery, type DeliverySettings } from './webhook-queue.ts';
+import { buildEvent, enqueueDelivery, type DeliverySettings } from './webhook-queue.ts';
 
 export interface VerifyHandler {
   (images: { img1: Buffer; img2: Buffer }, job: { id: string; attempt: number; policy?: PolicyName }): Promise<VerifyResult>;
@@ -25,12 +24,6 @@ export interface WorkerSettings {
    */
   redisOutageMs: number;
   delivery: DeliverySettings;
-}
-
-export interface JobLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
 }
 
 type Outcome = { result: VerifyResult } | { error: ReturnType<FaceMatchError['toJSON']> };

@@ -1,11 +1,8 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { JobName, type DeliveryJobData, type WebhookEvent, type WebhookState } from '@facematch/contracts';
-import { keys } from './keys.ts';
+import { JobName, type DeliveryAttempt, type DeliveryJobData, type WebhookEvent, type WebhookState } from '@facematch/contracts';
+import { DELIVERY_QUEUE, keys, type JobLog } from './keys.ts';
 import { connect, type Redis } from './redis.ts';
-import type { JobLog } from './verify-worker.ts';
 
-/** Deliveries have their own queue, so a slow receiver never holds up verification work. */
-export const DELIVERY_QUEUE = 'webhook-delivery';
 
 export interface DeliverySettings {
   redisUrl: string;
@@ -16,16 +13,7 @@ export interface DeliverySettings {
   resultTtlS: number;
 }
 
-/** What one attempt came to; thrown errors carry it into the backoff strategy. */
-export interface AttemptResult {
-  status: number | undefined;
-  retryAfterS?: number;
-  error?: string;
-  /** No retry can succeed (for example, the tenant has no signing secret). */
-  permanent?: boolean;
-}
-
-export type Deliver = (data: DeliveryJobData) => Promise<AttemptResult>;
+export type Deliver = (data: DeliveryJobData) => Promise<DeliveryAttempt>;
 
 class RetryableDelivery extends Error {
   constructor(
