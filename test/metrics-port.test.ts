@@ -31,7 +31,7 @@ describe.skipIf(!redisUrl)('a taken metrics port', () => {
     const r = await fetch(`${svc.baseUrl}/readyz`);
     expect(r.status).toBe(200);
     expect(((await r.json()) as { workers: number }).workers).toBeGreaterThanOrEqual(1);
-    tally.fault('the metrics port is taken', true);
+    tally.fault('the metrics port is taken');
   });
 
   it('says once, naming METRICS_PORT and the port, why metrics are off', () => {

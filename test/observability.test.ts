@@ -47,11 +47,10 @@ describe.skipIf(!redisUrl)('metrics and the queue dashboard', () => {
     expect((await post(svc.baseUrl, '/verify', { img1: uri('person-a-1.jpg'), img2: uri('no-face.jpg') })).status).toBe(422);
     const { body: job } = await post(svc.baseUrl, '/jobs', { img1: uri('person-a-1.jpg'), img2: uri('person-b-1.jpg'), webhookUrl: rx.url('/m') });
     // The worker counts a delivery when it records its state, which the job view then shows.
-    for (let i = 0; i < 600; i++) {
-      const view = (await (await fetch(`${svc.baseUrl}${BASE}/jobs/${job.id}`, { headers: { authorization: tokenFor(0) } })).json()) as { webhook?: { status: string } };
-      if (view.webhook?.status === 'delivered') break;
-      await new Promise((res) => setTimeout(res, 100)); // a poll interval, not synchronisation
-    }
+    // Polled on the job's state; a delivery that never happens fails the setup instead of going unnoticed.
+    await expect
+      .poll(async () => ((await (await fetch(`${svc.baseUrl}${BASE}/jobs/${job.id}`, { headers: { authorization: tokenFor(0) } })).json()) as { webhook?: { status: string } }).webhook?.status, { timeout: 60_000, interval: 100 })
+      .toBe('delivered');
   });
   afterAll(async () => {
     await svc?.stop();

@@ -79,7 +79,7 @@ describe.skipIf(!redisUrl)('the OpenAPI document, against live responses', () =>
     expect(doc.openapi).toBe('3.1.0');
     const text = JSON.stringify(doc);
     for (const code of ['NO_FACE', 'INVALID_BASE64', 'TOKEN_MISSING', 'QUEUE_FULL', 'RATE_LIMITED', 'IMAGES_EXPIRED', 'JOB_ACTIVE', 'IDEMPOTENCY_KEY_REUSED']) expect(text).toContain(`"${code}"`);
-    expect(Object.keys(doc.webhooks)).toEqual(['face_verification.completed', 'face_verification.failed']);
+    expect(Object.keys(doc.webhooks)).toEqual(['face_verification.completed', 'face_verification.failed', 'face_verification.deleted']);
   });
 
   it('describes POST /verify: 200, 202 and its errors', async () => {

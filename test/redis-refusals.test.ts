@@ -70,7 +70,7 @@ describe.skipIf(!available)('Redis refusing writes (out of memory under noevicti
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(20_000);
     // And once Redis accepts writes again, the same request goes through.
     expect((await post(svc.baseUrl, '/verify', same)).body.verified).toBe(true);
-    tally.fault('Redis refuses the image write (OOM)', true);
+    tally.fault('Redis refuses the image write (OOM)');
   });
 
   it('a job active through 10 s of write refusals completes: no attempt spent, no 500', async () => {
@@ -100,7 +100,7 @@ describe.skipIf(!available)('Redis refusing writes (out of memory under noevicti
     // synchronous answer is the result (REDIS_OUTAGE_MS, 60 s by default, is far from spent).
     expect([outcome!.status, outcome!.body.verified]).toEqual([200, true]);
     expect(findLeaks(svc.workers[0]!.output.map((l, i) => [`worker log line ${i}`, l] as [string, string]))).toEqual([]);
-    tally.fault('Redis refuses writes for 10 s while a job is active', true);
+    tally.fault('Redis refuses writes for 10 s while a job is active');
     tally.jobs(1, 1);
   });
 });

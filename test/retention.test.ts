@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dumpKeys } from '@facematch/queue';
+import { dumpKeys } from '@facematch/queue/testing';
 import { generateWebhookSecret } from '@facematch/webhooks';
 import { FIXTURES, redisUrlForTests } from './support/env.ts';
 import { Receiver } from './support/receiver.ts';
@@ -39,7 +39,7 @@ describe.skipIf(!redisUrl)('DELETE erases every copy of a result, webhook delive
     await rx.close();
   });
 
-  it('after 204, no key or stream entry holds the job, and no delivery reaches the receiver', async () => {
+  it('after 204, nothing holds the result or metadata, and the receiver gets only a face_verification.deleted event', async () => {
     const marker = `erase-me-${randomBytes(6).toString('hex')}`;
     rx.script('/erased', ...Array.from({ length: 10 }, () => 500)); // this receiver keeps failing: retries pile up
     const sub = await api(svc.baseUrl, 'POST', '/jobs', { ...same, webhookUrl: rx.url('/erased'), metadata: { marker } });
@@ -54,18 +54,25 @@ describe.skipIf(!redisUrl)('DELETE erases every copy of a result, webhook delive
     const del = await until('DELETE answered 204', () => api(svc.baseUrl, 'DELETE', `/jobs/${id}`), (r) => r.status !== 409);
     expect(del.status).toBe(204);
     const seenAtDelete = rx.for('/erased').length;
-    expect(await holding(svc, [id, marker])).toEqual([]);
+    rx.script('/erased', 200); // the receiver is back for what comes next
+    expect(await holding(svc, [marker])).toEqual([]);
+    // What still names the job is the deleted event's delivery alone, which carries nothing but the id.
+    for (const key of await holding(svc, [id])) expect(key).toMatch(/:webhook-delivery:|:fm:webhook:/);
     expect((await api(svc.baseUrl, 'GET', `/jobs/${id}`)).status).toBe(404);
+    const [, ...none] = (await rx.waitFor('/erased', seenAtDelete + 1)).slice(seenAtDelete);
+    const erased = JSON.parse(rx.for('/erased')[seenAtDelete]!.body) as unknown;
+    expect(erased).toEqual({ type: 'face_verification.deleted', timestamp: expect.any(String), data: { id, status: 'deleted' } });
+    expect(none).toEqual([]);
 
     // A later job to the same kind of receiver fails three times, then succeeds: its fourth attempt comes
     // seconds after the erased job's next retry was due, so by then that retry would have been seen.
     rx.script('/witness', 500, 500, 500, 200);
     const witness = (await api(svc.baseUrl, 'POST', '/jobs', { ...same, webhookUrl: rx.url('/witness') })).body.id as string;
     await rx.waitFor('/witness', 4);
-    expect(rx.for('/erased').length).toBe(seenAtDelete);
-    expect(await holding(svc, [id, marker])).toEqual([]);
+    expect(rx.for('/erased').length).toBe(seenAtDelete + 1); // the deleted event, once; no retry of the erased result
+    expect(await holding(svc, [marker])).toEqual([]);
     expect((await api(svc.baseUrl, 'GET', `/jobs/${witness}`)).body.status).toBe('completed');
-    tally.fault('DELETE while a webhook delivery is retrying', true);
+    tally.fault('DELETE while a webhook delivery is retrying');
   });
 });
 
@@ -90,6 +97,6 @@ describe.skipIf(!redisUrl)('results expire at RESULT_TTL_S with no further traff
     // Nothing else is submitted: what expires the result must not depend on a later job finishing.
     await until('GET answers 404', () => api(svc.baseUrl, 'GET', `/jobs/${id}`), (r) => r.status === 404);
     await until('no copy left in Redis', () => holding(svc, [id, marker]), (left) => left.length === 0);
-    tally.fault('results expire at RESULT_TTL_S with no traffic', true);
+    tally.fault('results expire at RESULT_TTL_S with no traffic');
   });
 });

@@ -5,8 +5,10 @@ import jwt from 'jsonwebtoken';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorBodySchema, JobViewSchema, VerifyResultSchema } from '@facematch/contracts';
-import { dumpKeys } from '@facematch/queue';
+import { VERIFY_QUEUE } from '@facematch/queue';
+import { dumpKeys } from '@facematch/queue/testing';
 import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { redisCommand } from './support/resp.ts';
 import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
 
@@ -217,14 +219,17 @@ describe.skipIf(!redisUrl)('the service, through real processes and Redis', () =
     const id = sub.body.id as string;
     const started = new RegExp(`"jobId":"${id}".*"msg":"job started"`);
     const taker = await Promise.race([worker, ...svc.workers].map(async (w) => (await w.waitFor(started), w)));
+    const signalledAt = Date.now();
     taker.child.kill('SIGTERM');
     const done = await pollUntilFinal(svc.baseUrl, id);
     expect(done.body.status).toBe('completed');
     expect(done.body.result.verified).toBe(true);
+    // The signal landed mid-job: the job finished after it, in the signalled worker's drain.
+    expect(Date.parse(done.body.finishedAt)).toBeGreaterThanOrEqual(signalledAt);
     expect(await taker.exited).toEqual({ code: 0, signal: null });
     expect(taker.output.some((l) => l.includes('"outcome":"drained"'))).toBe(true);
     if (taker !== worker) svc.workers.splice(svc.workers.indexOf(taker), 1, worker);
-    tally.fault('SIGTERM to a worker mid-job', true);
+    tally.fault('SIGTERM to a worker mid-job');
     tally.jobs(1, 1);
   });
 });
@@ -245,16 +250,20 @@ describe.skipIf(!redisUrl)('crash recovery', () => {
     const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: uri(big), img2: collins } });
     const id = sub.body.id as string;
     await victim!.waitFor(new RegExp(`"jobId":"${id}".*"msg":"job started"`));
+    const killedAt = Date.now();
     victim!.child.kill('SIGKILL');
     expect((await victim!.exited).signal).toBe('SIGKILL');
+    // The kill landed mid-job: with its worker dead, the job is still unfinished in Redis.
+    expect(await redisCommand(svc.redisUrl, 'HGET', `${svc.prefix}:${VERIFY_QUEUE}:${id}`, 'finishedOn')).toBeNull();
     const rescuer = await svc.startWorker();
     const done = await pollUntilFinal(svc.baseUrl, id);
     expect(done.body.status).toBe('completed');
     expect(done.body.result.verified).toBe(true);
+    expect(Date.parse(done.body.finishedAt)).toBeGreaterThan(killedAt);
     const completions = [victim!, rescuer].flatMap((w) => w.output.filter((l) => l.includes(`"jobId":"${id}"`) && l.includes('"msg":"job completed"')));
     expect(completions).toHaveLength(1);
     expect(await imageBytesLeftFor(svc, [uri(big)])).toEqual([]);
-    tally.fault('kill -9 of a worker mid-job', true);
+    tally.fault('kill -9 of a worker mid-job');
     tally.jobs(1, 1);
   });
 });

@@ -100,7 +100,7 @@ describe.skipIf(!redisUrl)('webhook delivery, against a real receiver', () => {
     try {
       await late.waitFor('/late', 1);
       await webhookState(svc.baseUrl, id, (w) => w.status === 'delivered');
-      tally.fault('webhook receiver down, then up', true);
+      tally.fault('webhook receiver down, then up');
     } finally {
       await late.close();
     }
@@ -162,7 +162,7 @@ describe.skipIf(!redisUrl)('webhook delivery, against a real receiver', () => {
     const reqs = await rx.waitFor('/crash', 2);
     expect(reqs.map((r) => r.headers['webhook-id'])).toEqual([`msg_${id}`, `msg_${id}`]);
     await webhookState(svc.baseUrl, id, (w) => w.status === 'delivered');
-    tally.fault('kill -9 of a worker mid-delivery', true);
+    tally.fault('kill -9 of a worker mid-delivery');
   });
 
   it('refuses private and loopback webhook targets when they are not allowed, and sends nothing', async () => {
@@ -265,6 +265,6 @@ describe.skipIf(!redisUrl)('every end of a job reaches its webhook, once, and th
     svc.workers.push(await svc.startWorker());
     expect(await event('/stalled')).toMatchObject({ type: 'face_verification.failed', data: { id, status: 'failed', error: { code: 'INTERNAL' } } });
     expect(await webhookState(svc.baseUrl, id, (w) => w.status === 'delivered')).toMatchObject({ status: 'failed', error: { code: 'INTERNAL' } });
-    tally.fault('a job that kills its worker three times: failed past the stall limit, webhook sent', true);
+    tally.fault('a job that kills its worker three times: failed past the stall limit, webhook sent');
   });
 });

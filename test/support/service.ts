@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { parseConfig, testEnvSchema } from '@facematch/config';
-import { deleteKeys, dumpKeys } from '@facematch/queue';
+import { deleteKeys, dumpKeys } from '@facematch/queue/testing';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { signToken } from '@facematch/auth';
@@ -77,7 +77,9 @@ export interface Service {
 
 /** The real API and real worker processes, on a queue prefix of their own. */
 export async function startService(redisUrl: string, opts: { workers?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
-  const prefix = `fmtest-${randomBytes(4).toString('hex')}`;
+  // Under the suite, this run's prefix (its leak scan reads exactly these keys); a bench or ad-hoc run has its own.
+  const run = parseConfig(testEnvSchema).FACEMATCH_TEST_RUN ?? `adhoc${randomBytes(2).toString('hex')}`;
+  const prefix = `fmtest-${run}-${randomBytes(4).toString('hex')}`;
   const common = {
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,

@@ -68,6 +68,8 @@ export const testEnvSchema = z.object({
   REDIS_URL: z.string().url().optional(),
   /** Where the test processes append their tally lines; set by the test suite's global setup. */
   FACEMATCH_TALLY_FILE: z.string().optional(),
+  /** This test run's id, set by the global setup: every Redis prefix of the run starts fmtest-<id>-. */
+  FACEMATCH_TEST_RUN: z.string().regex(/^[a-z0-9]+$/).optional(),
 });
 export type TestEnv = z.infer<typeof testEnvSchema>;
 
