@@ -144,6 +144,17 @@ export const DeliveryJobDataSchema = z.object({
 });
 export type DeliveryJobData = z.infer<typeof DeliveryJobDataSchema>;
 
+/** What one webhook delivery attempt came to: made by the webhooks package, acted on by the delivery queue. */
+export interface DeliveryAttempt {
+  /** HTTP status, or undefined when no response came (refused, reset, timed out, blocked). */
+  status: number | undefined;
+  /** Seconds from a Retry-After header, when the receiver sent one. */
+  retryAfterS?: number;
+  error?: string;
+  /** No retry can succeed (for example, the tenant has no signing secret). */
+  permanent?: boolean;
+}
+
 export const VerifyJobDataSchema = z.object({
   tenant: z.string(),
   /** Only set with an Idempotency-Key, so DELETE can free the key too. */

@@ -35,7 +35,6 @@ export const ERROR_CATALOG = {
   MODELS_INVALID: { httpStatus: 500, retryable: false },
   /** The calibration file is unreadable, malformed, or made for other weights or another pipeline. */
   CALIBRATION_INVALID: { httpStatus: 500, retryable: false },
-  ENGINE_NOT_READY: { httpStatus: 503, retryable: true },
   QUEUE_UNAVAILABLE: { httpStatus: 503, retryable: true },
   /** More jobs are waiting than MAX_QUEUE_DEPTH: back off and retry. */
   QUEUE_FULL: { httpStatus: 503, retryable: true },

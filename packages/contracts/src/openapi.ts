@@ -34,7 +34,7 @@ const BODY: ErrorCode[] = [
   'REQUEST_TIMEOUT',
 ];
 // What a verification itself can end in, answered by the sync call and recorded on a failed job.
-const OUTCOME: ErrorCode[] = ['NO_FACE', 'IMAGE_DECODE_FAILED', 'IMAGE_TOO_LARGE', 'UNSUPPORTED_FORMAT', 'IMAGES_EXPIRED', 'ENGINE_NOT_READY', 'MODELS_INVALID'];
+const OUTCOME: ErrorCode[] = ['NO_FACE', 'IMAGE_DECODE_FAILED', 'IMAGE_TOO_LARGE', 'UNSUPPORTED_FORMAT', 'IMAGES_EXPIRED', 'MODELS_INVALID', 'INTERNAL'];
 
 const REASONS: Record<number, string> = {
   400: 'Bad request',

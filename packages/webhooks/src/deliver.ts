@@ -2,15 +2,9 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import type { DeliveryAttempt } from '@facematch/contracts';
 import { isPrivateAddress, portRefusal } from './ssrf.ts';
 
-export interface DeliveryOutcome {
-  /** HTTP status, or undefined when no response came (refused, reset, timed out, blocked). */
-  status: number | undefined;
-  /** Seconds from a Retry-After header, when the receiver sent one. */
-  retryAfterS?: number;
-  error?: string;
-}
 
 export class BlockedAddressError extends Error {
   override readonly name = 'BlockedAddressError';
@@ -37,7 +31,7 @@ export function deliver(
   body: string,
   headers: Record<string, string>,
   opts: { timeoutMs: number; allowPrivate: boolean; allowedPorts?: ReadonlySet<number> | 'any' },
-): Promise<DeliveryOutcome> {
+): Promise<DeliveryAttempt> {
   const target = new URL(url);
   const host = target.hostname.replace(/^\[|\]$/g, '');
   // Checked again here, not only at submit: a job queued before WEBHOOK_PORTS was narrowed obeys the new policy.
