@@ -134,6 +134,9 @@ export type JobView = z.infer<typeof JobViewSchema>;
 /** Typed job names and payloads shared by producer and consumer, so they cannot drift. */
 export const JobName = { verify: 'face.verify', deliver: 'webhook.deliver', expireResults: 'housekeeping.expire' } as const;
 
+/** The result-expiry sweep takes no payload. */
+export const ExpireResultsJobDataSchema = z.object({}).strict();
+
 export const DeliveryJobDataSchema = z.object({
   /** The verification job this event is about; also the webhook-id, so receivers can deduplicate. */
   jobId: z.string(),

@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq';
-import { JobName } from '@facematch/contracts';
 import { connect, type Redis } from './redis.ts';
-import { DELIVERY_QUEUE, VERIFY_QUEUE, type JobLog } from './keys.ts';
+import { JOBS, handle, processorFor } from './define-job.ts';
+import { DELIVERY_QUEUE, HOUSEKEEPING_QUEUE, VERIFY_QUEUE, type JobLog } from './keys.ts';
 
 /**
  * Results must not outlive RESULT_TTL_S, whatever the traffic. A finished job's hash expires by itself
@@ -10,7 +10,6 @@ import { DELIVERY_QUEUE, VERIFY_QUEUE, type JobLog } from './keys.ts';
  * runs this sweep across the fleet (one run per tick, whichever worker takes it), so the sweep needs no
  * timer of our own and no leader.
  */
-export const HOUSEKEEPING_QUEUE = 'housekeeping';
 const SCHEDULER_ID = 'expire-results';
 const CLEAN_BATCH = 1000;
 
@@ -73,15 +72,17 @@ export class Housekeeping {
     // Every worker process upserts the same scheduler: idempotent, and the period follows the config.
     // Not awaited: a worker starting while Redis is away must not wait for it to report ready.
     own
-      .upsertJobScheduler(SCHEDULER_ID, { every: sweepEveryMs(settings.resultTtlS) }, { name: JobName.expireResults, data: {}, opts: { removeOnComplete: true, removeOnFail: { count: 10 } } })
+      .upsertJobScheduler(SCHEDULER_ID, { every: sweepEveryMs(settings.resultTtlS) }, { name: JOBS.expireResults.name, data: {}, opts: { removeOnComplete: true, removeOnFail: { count: 10 } } })
       .catch((err: unknown) => log.error({ err }, 'could not schedule the result-expiry sweep'));
     const worker = new Worker(
       HOUSEKEEPING_QUEUE,
-      async () => {
-        const counts = await sweepExpired(redis, { verify, delivery }, settings.resultTtlS, settings.prefix);
-        if (counts.jobs > 0 || counts.events > 0) log.info(counts, 'expired results swept');
-        return counts;
-      },
+      processorFor(HOUSEKEEPING_QUEUE, [
+        handle(JOBS.expireResults, async () => {
+          const counts = await sweepExpired(redis, { verify, delivery }, settings.resultTtlS, settings.prefix);
+          if (counts.jobs > 0 || counts.events > 0) log.info(counts, 'expired results swept');
+          return counts;
+        }),
+      ]),
       { ...opts, concurrency: 1 },
     );
     worker.on('error', (err) => log.error({ err }, 'housekeeping worker error'));

@@ -5,6 +5,16 @@ export function encodeJobError(err: FaceMatchError | ErrorBody['error']): string
   return JSON.stringify(err instanceof FaceMatchError ? err.toJSON() : err);
 }
 
+/** A failure reason this package encoded (as opposed to BullMQ's own text, or any other error). */
+export function isOurs(reason: string): boolean {
+  try {
+    const parsed = JSON.parse(reason) as { code?: unknown };
+    return typeof parsed?.code === 'string' && parsed.code in ERROR_CATALOG;
+  } catch {
+    return false;
+  }
+}
+
 export function decodeJobError(reason: string | undefined): ErrorBody['error'] {
   try {
     const parsed = JSON.parse(reason ?? '') as ErrorBody['error'];

@@ -1,6 +1,7 @@
 /** The BullMQ queues. Verification and delivery are separate, so a slow receiver never holds up verification work. */
 export const VERIFY_QUEUE = 'face-verification';
 export const DELIVERY_QUEUE = 'webhook-delivery';
+export const HOUSEKEEPING_QUEUE = 'housekeeping';
 
 /** Where the queue package's workers log: pino's shape. */
 export interface JobLog {

@@ -2,8 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import {
   FaceMatchError,
-  JobName,
-  VerifyJobDataSchema,
   type ErrorBody,
   type JobStatus,
   type JobView,
@@ -11,9 +9,10 @@ import {
   type VerifyJobData,
   type VerifyResult,
 } from '@facematch/contracts';
+import { JOBS, addJob } from './define-job.ts';
 import { DELIVERY_QUEUE, VERIFY_QUEUE, keys } from './keys.ts';
-import { connect, type ConnectionLog, type Redis } from './redis.ts';
-import { decodeJobError } from './job-error.ts';
+import { connect, isTransientRedisError, type ConnectionLog, type Redis } from './redis.ts';
+import { decodeJobError, isOurs } from './job-error.ts';
 import { buildEvent, deliveryJobId, enqueueDelivery, readWebhookState } from './webhook-queue.ts';
 
 /** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
@@ -99,7 +98,7 @@ export class VerifyQueueClient {
     metadata?: Record<string, unknown>;
     idempotencyKey?: string;
     policy?: PolicyName;
-  }): Promise<{ id: string; created: boolean }> {
+  }): Promise<{ id: string; created: boolean; wait: (timeoutMs: number) => Promise<WaitOutcome> }> {
     return this.guard(async () => {
       await this.checkDepth();
       const id = randomBytes(18).toString('base64url');
@@ -116,10 +115,11 @@ export class VerifyQueueClient {
         const won = await this.redis.set(idemKey, `${id} ${fingerprint}`, 'EX', this.settings.resultTtlS, 'NX');
         if (won !== 'OK') {
           const [existing, existingPrint] = ((await this.redis.get(idemKey)) ?? '').split(' ');
-          if (existing && existingPrint === fingerprint) return { id: existing, created: false };
+          if (existing && existingPrint === fingerprint) return { id: existing, created: false, wait: (ms: number) => this.waitById(existing, ms) };
           throw new FaceMatchError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
         }
       }
+      let job: Job<VerifyJobData, VerifyResult, string>;
       try {
         // Images live beside the job, not in it: job data stays small and free of biometrics, and the
         // worker deletes the images the moment the job ends. The TTL is the backstop.
@@ -127,20 +127,15 @@ export class VerifyQueueClient {
         // into one more buffer (at 340 KB a job, a fifth of the submit's CPU). Both go out back to back.
         const [k1, k2] = this.k.images(id);
         await Promise.all([this.redis.set(k1, req.img1, 'EX', this.settings.imageTtlS), this.redis.set(k2, req.img2, 'EX', this.settings.imageTtlS)]);
-        const data: VerifyJobData = VerifyJobDataSchema.parse({
-          tenant: req.tenant,
-          idempotencyKey: idemKey,
-          webhookUrl: req.webhookUrl,
-          metadata: req.metadata,
-          policy: req.policy,
-        });
-        await this.queue.add(JobName.verify, data, { jobId: id });
+        const data: VerifyJobData = { tenant: req.tenant, idempotencyKey: idemKey, webhookUrl: req.webhookUrl, metadata: req.metadata, policy: req.policy };
+        job = (await addJob(this.queue, JOBS.verify, data, { jobId: id })) as Job<VerifyJobData, VerifyResult, string>;
       } catch (err) {
         // Nothing half-made survives a failed submit: no 202 for a job that was not stored.
         await this.redis.del(...this.k.images(id), ...(idemKey ? [idemKey] : [])).catch(() => {});
         throw err;
       }
-      return { id, created: true };
+      // The sync path waits on the job it just added: no second read of what this process wrote.
+      return { id, created: true, wait: (ms: number) => this.waitOn(job, ms) };
     });
   }
 
@@ -184,24 +179,25 @@ export class VerifyQueueClient {
     }
   }
 
-  /** Waits up to `timeoutMs` for the job to end. */
-  async wait(id: string, timeoutMs: number): Promise<WaitOutcome> {
+  private async waitById(id: string, timeoutMs: number): Promise<WaitOutcome> {
     const job = await this.guard(() => Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id));
     if (!job) throw new FaceMatchError('NOT_FOUND', 'job not found');
+    return this.waitOn(job, timeoutMs);
+  }
+
+  /**
+   * Waits up to `timeoutMs` for the job to end. BullMQ's rejection carries what happened: the failure's
+   * reason (ours, encoded, or BullMQ's own, such as the stall limit), its timeout, or a Redis error.
+   */
+  private async waitOn(job: Job<VerifyJobData, VerifyResult, string>, timeoutMs: number): Promise<WaitOutcome> {
     try {
-      const result = await job.waitUntilFinished(this.events, timeoutMs);
-      return { state: 'completed', result };
+      return { state: 'completed', result: await job.waitUntilFinished(this.events, timeoutMs) };
     } catch (err) {
-      const state = await this.guard(() => this.queue.getJobState(id));
-      if (state === 'failed') {
-        const failed = await this.guard(() => Job.fromId(this.queue, id));
-        return { state: 'failed', error: decodeJobError(failed?.failedReason ?? (err as Error).message) };
-      }
-      if (state === 'completed') {
-        const done = await this.guard(() => Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id));
-        if (done?.returnvalue) return { state: 'completed', result: done.returnvalue };
-      }
-      return { state: 'pending' };
+      const message = err instanceof Error ? err.message : String(err);
+      if (isOurs(message)) return { state: 'failed', error: decodeJobError(message) };
+      if (/timed out before finishing/.test(message)) return { state: 'pending' };
+      if (isTransientRedisError(err)) throw new FaceMatchError('QUEUE_UNAVAILABLE', 'the job queue is unavailable; retry shortly', { cause: err });
+      return { state: 'failed', error: decodeJobError(message) };
     }
   }
 

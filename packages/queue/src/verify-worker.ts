@@ -1,6 +1,7 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { FaceMatchError, JobName, toFaceMatchError, type JobEnded, type PolicyName, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
+import { FaceMatchError, toFaceMatchError, type JobEnded, type PolicyName, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
 import { decodeJobError, encodeJobError } from './job-error.ts';
+import { JOBS, handle, processorFor } from './define-job.ts';
 import { DELIVERY_QUEUE, VERIFY_QUEUE, keys, type JobLog } from './keys.ts';
 import { connect, execOrThrow, rideOut, type Redis } from './redis.ts';
 import { buildEvent, enqueueDelivery, type DeliverySettings } from './webhook-queue.ts';
@@ -69,8 +70,8 @@ export class VerifyWorker {
       await ride(fields, () => enqueueDelivery(deliveries, redis, settings.delivery, { jobId: job.id!, tenant: job.data.tenant, url, body }));
     };
 
+    // The payload is validated by the job definition before this runs (processorFor).
     const processor = async (job: Job<VerifyJobData, VerifyResult, string>): Promise<VerifyResult> => {
-      if (job.name !== JobName.verify) throw new UnrecoverableError(`unknown job name ${job.name}`);
       const id = job.id!;
       const fields = { jobId: id, attempt: job.attemptsMade + 1 };
 
@@ -105,7 +106,8 @@ export class VerifyWorker {
       return settle(outcome);
     };
 
-    const worker = new Worker<VerifyJobData, VerifyResult, string>(VERIFY_QUEUE, processor, {
+    const verifyJobs = processorFor(VERIFY_QUEUE, [handle(JOBS.verify, (_data, job) => processor(job as Job<VerifyJobData, VerifyResult, string>))]);
+    const worker = new Worker<VerifyJobData, VerifyResult, string>(VERIFY_QUEUE, verifyJobs, {
       connection: redis,
       prefix: settings.prefix,
       concurrency: settings.concurrency,

@@ -1,5 +1,6 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { JobName, type DeliveryAttempt, type DeliveryJobData, type WebhookEvent, type WebhookState } from '@facematch/contracts';
+import { type DeliveryAttempt, type DeliveryJobData, type WebhookEvent, type WebhookState } from '@facematch/contracts';
+import { JOBS, addJob, handle, processorFor } from './define-job.ts';
 import { DELIVERY_QUEUE, keys, type JobLog } from './keys.ts';
 import { connect, type Redis } from './redis.ts';
 
@@ -48,7 +49,7 @@ export async function enqueueDelivery(
   await redis.hsetnx(stateKey, 'status', 'pending');
   await redis.hsetnx(stateKey, 'attempts', '0');
   await redis.expire(stateKey, settings.resultTtlS);
-  await queue.add(JobName.deliver, data, {
+  await addJob(queue, JOBS.deliver, data, {
     jobId: deliveryJobId(data.jobId),
     attempts: settings.maxAttempts,
     backoff: { type: 'webhook' },
@@ -138,7 +139,8 @@ export class DeliveryWorker {
       throw new RetryableDelivery(res.error ?? `receiver answered ${res.status}`, res.retryAfterS);
     };
 
-    const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, processor, {
+    const deliveryJobs = processorFor(DELIVERY_QUEUE, [handle(JOBS.deliver, (_data, job) => processor(job as Job<DeliveryJobData>))]);
+    const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, deliveryJobs, {
       connection: redis,
       prefix: settings.prefix,
       concurrency: settings.concurrency,
