@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '@facematch/contracts';
 import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { until } from './support/http.ts';
 import { Receiver } from './support/receiver.ts';
 import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
 
@@ -48,9 +49,12 @@ describe.skipIf(!redisUrl)('metrics and the queue dashboard', () => {
     const { body: job } = await post(svc.baseUrl, '/jobs', { img1: uri('person-a-1.jpg'), img2: uri('person-b-1.jpg'), webhookUrl: rx.url('/m') });
     // The worker counts a delivery when it records its state, which the job view then shows.
     // Polled on the job's state; a delivery that never happens fails the setup instead of going unnoticed.
-    await expect
-      .poll(async () => ((await (await fetch(`${svc.baseUrl}${BASE}/jobs/${job.id}`, { headers: { authorization: tokenFor(0) } })).json()) as { webhook?: { status: string } }).webhook?.status, { timeout: 60_000, interval: 100 })
-      .toBe('delivered');
+    await until(
+      'the webhook delivered',
+      async () => ((await (await fetch(`${svc.baseUrl}${BASE}/jobs/${job.id}`, { headers: { authorization: tokenFor(0) } })).json()) as { webhook?: { status: string } }).webhook?.status,
+      (status) => status === 'delivered',
+      600,
+    );
   });
   afterAll(async () => {
     await svc?.stop();

@@ -61,9 +61,12 @@ describe.skipIf(!available)('Redis refusing writes (out of memory under noevicti
       expect([r.status, r.body.error.code]).toEqual([503, 'QUEUE_UNAVAILABLE']);
       expect(Number(r.retryAfter)).toBeGreaterThan(0);
     }
+    // The refusal happened and was logged, by command name, without the command's arguments. The log is
+    // what is under test here; its lines reach the pipe after the response does, so poll for them (bounded).
+    const failuresIn = (lines: string[]) => lines.filter((l) => l.includes('"msg":"request failed"'));
+    for (let i = 0; i < 100 && failuresIn(svc.api.output.slice(linesBefore)).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
     const lines = svc.api.output.slice(linesBefore);
-    // The refusal happened and was logged, by command name, without the command's arguments.
-    const failures = lines.filter((l) => l.includes('"msg":"request failed"'));
+    const failures = failuresIn(lines);
     expect(failures.length).toBeGreaterThanOrEqual(2);
     expect(failures.join('\n')).toMatch(/OOM command not allowed/);
     expect(findLeaks(lines.map((l, i) => [`api log line ${i}`, l] as [string, string]))).toEqual([]);

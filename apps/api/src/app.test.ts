@@ -23,10 +23,7 @@ class FakeQueue implements QueuePort {
     this.submitted.push(req);
     const id = randomBytes(18).toString('base64url'); // as the real queue makes them
     this.jobs.set(id, { id, status: 'queued', createdAt: new Date(0).toISOString(), tenant: req.tenant });
-    return { id, created: true };
-  }
-  async wait() {
-    return this.next;
+    return { id, created: true, wait: async () => this.next };
   }
   async get(tenant: string, id: string) {
     this.looked.push(id);

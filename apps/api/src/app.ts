@@ -23,7 +23,7 @@ import { ADMIN_PATH, adminRouter } from './admin.ts';
 import { parseJsonBody, readBody } from './json-body.ts';
 
 /** The queue as the API uses it; tests may hand in a fake. */
-export type QueuePort = Pick<VerifyQueueClient, 'submit' | 'wait' | 'get' | 'delete' | 'ping' | 'workerCount' | 'checkRate'>;
+export type QueuePort = Pick<VerifyQueueClient, 'submit' | 'get' | 'delete' | 'ping' | 'workerCount' | 'checkRate'>;
 
 export interface AppDeps {
   queue: QueuePort;
@@ -160,9 +160,9 @@ export function createApp(deps: AppDeps): express.Express {
     const body = parseBody(VerifyRequestSchema, req.body);
     const [img1, img2] = checkImages(body, res.locals as Locals, config);
     const { tenant } = res.locals as Locals;
-    const { id } = await queue.submit({ tenant: tenant.apiKey, img1, img2, policy: body.policy });
+    const { id, wait } = await queue.submit({ tenant: tenant.apiKey, img1, img2, policy: body.policy });
     (res.locals as Locals).log.info({ jobId: id }, 'verify enqueued');
-    const outcome = await queue.wait(id, config.syncWaitMs);
+    const outcome = await wait(config.syncWaitMs);
     if (outcome.state === 'completed') {
       res.json(outcome.result);
     } else if (outcome.state === 'failed') {
@@ -176,8 +176,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.post('/jobs', requireJson, json, async (req, res) => {
     const body = parseBody(SubmitJobRequestSchema, req.body);
-    const [img1, img2] = checkImages(body, res.locals as Locals, config);
     const { tenant } = res.locals as Locals;
+    // The cheap checks first: the images are decoded only for a request that passes them.
     if (body.webhookUrl !== undefined) {
       await checkWebhookUrl(body.webhookUrl, config.webhooks);
       if (!config.webhooks.tenantsWithSecret.has(tenant.apiKey)) {
@@ -188,6 +188,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
       throw new FaceMatchError('INVALID_BODY', 'Idempotency-Key must be 1 to 255 characters');
     }
+    const [img1, img2] = checkImages(body, res.locals as Locals, config);
     const { id, created } = await queue.submit({
       tenant: tenant.apiKey,
       img1,
