@@ -25,7 +25,7 @@ describe.skipIf(!available)('Redis outages in the log', () => {
         else waiters.push({ n, level, resolve });
       });
     const queue = VerifyQueueClient.create(
-      { redisUrl: redis.url, prefix: `fmtest-${parseConfig(testEnvSchema).FACEMATCH_TEST_RUN ?? 'adhoc'}-outage`, resultTtlS: 60, imageTtlS: 60, attempts: 1, maxQueueDepth: 10, rateLimitPerMin: 0, delivery: { maxAttempts: 1 } },
+      { redisUrl: redis.url, prefix: `fmtest-${parseConfig(testEnvSchema).FACEMATCH_TEST_RUN ?? 'adhoc'}-outage`, resultTtlS: 60, imageTtlS: 60, attempts: 1, maxQueueDepth: 10, rateLimitPerMin: 0 },
       { warn: push('warn'), info: push('info') },
     );
     try {

@@ -5,6 +5,7 @@ import { createLogger } from '@facematch/logger';
 import { Supervisor } from '@facematch/supervisor';
 import { ApiMetrics } from '@facematch/metrics';
 import { VerifyQueueClient } from '@facematch/queue';
+import { Webhooks } from '@facematch/webhooks';
 import { loadCalibration, modelInfo } from '@facematch/models/calibration';
 import { calibrationPath } from '@facematch/models';
 import type { ModelInfo } from '@facematch/contracts';
@@ -31,6 +32,8 @@ if (env.WEBHOOK_ALLOW_PRIVATE) log.warn('WEBHOOK_ALLOW_PRIVATE=true: webhookUrl 
 if (tenants.size === 0) log.warn('no tenants configured (FACEMATCH_TENANTS): every request will be refused');
 
 function serve(): void {
+  // The API's part of webhooks: the delivery state in GET /jobs/{id}, and erasure on DELETE.
+  const webhooks = Webhooks.open({ redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX, maxAttempts: env.WEBHOOK_MAX_ATTEMPTS, resultTtlS: env.RESULT_TTL_S }, 'failFast', log);
   const queue = VerifyQueueClient.create({
     redisUrl: env.REDIS_URL,
     prefix: env.QUEUE_PREFIX,
@@ -39,8 +42,7 @@ function serve(): void {
     attempts: env.JOB_ATTEMPTS,
     maxQueueDepth: env.MAX_QUEUE_DEPTH,
     rateLimitPerMin: env.RATE_LIMIT_PER_MIN,
-    delivery: { maxAttempts: env.WEBHOOK_MAX_ATTEMPTS },
-  }, log);
+  }, log, webhooks);
   const app = createApp({
     queue,
     tenants,
@@ -89,6 +91,7 @@ function serve(): void {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await queue.close();
+    await webhooks.close();
     log.info('api stopped');
     process.exit(0);
   }

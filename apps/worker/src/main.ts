@@ -4,8 +4,8 @@ import { loadConfigOrExit, workerEnvSchema } from '@facematch/config';
 import { FaceEngine, engineOptionsFromEnv } from '@facematch/engine';
 import { createLogger } from '@facematch/logger';
 import { WorkerMetrics, serveMetrics } from '@facematch/metrics';
-import { DeliveryWorker, Housekeeping, VerifyWorker } from '@facematch/queue';
-import { deliver, webhookHeaders } from '@facematch/webhooks';
+import { Housekeeping, VerifyWorker } from '@facematch/queue';
+import { Webhooks, startDeliveries } from '@facematch/webhooks';
 
 const env = loadConfigOrExit(workerEnvSchema, 'worker');
 const log = createLogger({ name: 'worker', level: env.LOG_LEVEL });
@@ -41,13 +41,9 @@ async function startMetrics(port: number): Promise<Server | undefined> {
   }
 }
 
-const delivery = {
-  redisUrl: env.REDIS_URL,
-  prefix: env.QUEUE_PREFIX,
-  maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
-  backoffMs: env.WEBHOOK_BACKOFF_MS,
-  resultTtlS: env.RESULT_TTL_S,
-};
+const connection = { redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX };
+// The job-ended hook: every end of a job that asked for a webhook becomes one event for its receiver.
+const webhooks = Webhooks.open({ ...connection, maxAttempts: env.WEBHOOK_MAX_ATTEMPTS, resultTtlS: env.RESULT_TTL_S }, 'blocking', log);
 const worker = VerifyWorker.start(
   {
     redisUrl: env.REDIS_URL,
@@ -57,7 +53,6 @@ const worker = VerifyWorker.start(
     lockDurationMs: env.WORKER_LOCK_MS,
     outcomeTtlS: env.RESULT_TTL_S,
     redisOutageMs: env.REDIS_OUTAGE_MS,
-    delivery,
   },
   async (images, job) => {
     const jobLog = log.child({ jobId: job.id, attempt: job.attempt });
@@ -70,19 +65,19 @@ const worker = VerifyWorker.start(
     }
   },
   log,
-  (e) => metrics.job(e),
+  { ended: (end) => webhooks.announce(end), observe: (e) => metrics.job(e) },
 );
-const deliveries = DeliveryWorker.start(
-  { ...delivery, concurrency: env.WEBHOOK_CONCURRENCY, lockDurationMs: Math.max(env.WORKER_LOCK_MS, env.WEBHOOK_TIMEOUT_MS * 2) },
-  async (d) => {
-    const secret = env.FACEMATCH_WEBHOOK_SECRETS.get(d.tenant);
-    if (!secret) return { status: undefined, error: `no webhook secret for tenant ${d.tenant}`, permanent: true };
-    // webhook-id is derived from the job: the same on every retry, so receivers can deduplicate.
-    return deliver(d.url, d.body, webhookHeaders(secret, `msg_${d.jobId}`, d.body), {
-      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
-      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
-      allowedPorts: env.WEBHOOK_PORTS,
-    });
+const deliveries = startDeliveries(
+  {
+    ...connection,
+    concurrency: env.WEBHOOK_CONCURRENCY,
+    lockDurationMs: Math.max(env.WORKER_LOCK_MS, env.WEBHOOK_TIMEOUT_MS * 2),
+    backoffMs: env.WEBHOOK_BACKOFF_MS,
+    resultTtlS: env.RESULT_TTL_S,
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+    allowedPorts: env.WEBHOOK_PORTS,
+    secrets: env.FACEMATCH_WEBHOOK_SECRETS,
   },
   log,
   (outcome) => metrics.delivery(outcome),
@@ -103,6 +98,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal, deadlineMs: env.SHUTDOWN_TIMEOUT_MS }, 'worker stopping: no new jobs, finishing the current one');
   const [outcome] = await Promise.all([worker.close(env.SHUTDOWN_TIMEOUT_MS), deliveries.close(), housekeeping.close()]);
+  await webhooks.close();
   metricsServer?.close();
   log.info({ outcome }, 'worker stopped');
   process.exit(0);

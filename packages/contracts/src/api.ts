@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { z } from './zod.ts';
 import { ERROR_CATALOG } from './errors.ts';
-import { VerifyResultSchema } from './result.ts';
+import { VerifyResultSchema, type VerifyResult } from './result.ts';
 import { PolicyNameSchema } from './calibration.ts';
 
 /** Where the VideoSDK-compatible API lives; the server, the spec and the SDK all route from this. */
@@ -133,6 +133,15 @@ export type JobView = z.infer<typeof JobViewSchema>;
 
 /** Typed job names and payloads shared by producer and consumer, so they cannot drift. */
 export const JobName = { verify: 'face.verify', deliver: 'webhook.deliver', expireResults: 'housekeeping.expire' } as const;
+
+/** A verification job's end, as the job-ended hook receives it: one call per end, whatever the end. */
+export interface VerifyJobEnd {
+  jobId: string;
+  tenant: string;
+  webhookUrl?: string;
+  metadata?: Record<string, unknown>;
+  outcome: { result: VerifyResult } | { error: ErrorBody['error'] };
+}
 
 /** The result-expiry sweep takes no payload. */
 export const ExpireResultsJobDataSchema = z.object({}).strict();

@@ -21,7 +21,7 @@ export function keys(prefix: string, queue: string) {
     idempotency: (tenant: string, keyHash: string) => `${base}:fm:idem:${tenant}:${keyHash}`,
     /** Per-tenant request counter for one minute's window. */
     rate: (tenant: string, window: number) => `${base}:fm:rate:${tenant}:${window}`,
-    /** Delivery state of a job's webhook: status, attempts, last status code and time. */
-    webhook: (jobId: string) => `${base}:fm:webhook:${jobId}`,
+    /** A job's record, kept by a feature beside its job (a webhook delivery's status, attempts, last code). */
+    record: (jobId: string) => `${base}:fm:record:${jobId}`,
   };
 }

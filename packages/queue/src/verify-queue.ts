@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import {
   FaceMatchError,
+  type WebhookState,
   type ErrorBody,
   type JobStatus,
   type JobView,
@@ -13,7 +14,7 @@ import { JOBS, addJob } from './define-job.ts';
 import { DELIVERY_QUEUE, VERIFY_QUEUE, keys } from './keys.ts';
 import { connect, isTransientRedisError, type ConnectionLog, type Redis } from './redis.ts';
 import { decodeJobError, isOurs } from './job-error.ts';
-import { buildEvent, deliveryJobId, enqueueDelivery, readWebhookState } from './webhook-queue.ts';
+import { purgeEvents } from './jobs.ts';
 
 /** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
 const EVENTS_MAX_LEN = 2000;
@@ -31,8 +32,18 @@ export interface QueueSettings {
   maxQueueDepth: number;
   /** Submits per tenant per minute (RATE_LIMITED beyond it); 0 turns the limit off. */
   rateLimitPerMin: number;
-  /** For the one event the API sends itself: a job erased before its end was delivered. */
-  delivery: { maxAttempts: number };
+}
+
+/**
+ * What the webhooks feature tells the API about a job's webhook (packages/webhooks implements it): the
+ * delivery state for `GET /jobs/{id}`, and its part in a DELETE.
+ */
+export interface WebhookPort {
+  state(jobId: string): Promise<WebhookState | undefined>;
+  /** Removes the job's delivery and its state; 409 JOB_ACTIVE while an attempt is in flight. */
+  erase(jobId: string): Promise<WebhookState | undefined>;
+  /** After the job is gone: the end of a job whose event was not delivered yet. */
+  erased(job: { jobId: string; tenant: string; url: string }, before: WebhookState | undefined): Promise<void>;
 }
 
 export const defaultJobOptions = (s: Pick<QueueSettings, 'resultTtlS' | 'attempts'>) => ({
@@ -57,9 +68,10 @@ export class VerifyQueueClient {
     private readonly queue: Queue<VerifyJobData, VerifyResult, string>,
     private readonly events: QueueEvents,
     private readonly eventsRedis: Redis,
+    private readonly webhooks: WebhookPort | undefined,
   ) {}
 
-  static create(settings: QueueSettings, log?: ConnectionLog): VerifyQueueClient {
+  static create(settings: QueueSettings, log?: ConnectionLog, webhooks?: WebhookPort): VerifyQueueClient {
     const redis = connect(settings.redisUrl, 'failFast', 'facematch:api', log);
     const queue = new Queue<VerifyJobData, VerifyResult, string>(VERIFY_QUEUE, {
       connection: redis,
@@ -71,7 +83,7 @@ export class VerifyQueueClient {
     const eventsRedis = connect(settings.redisUrl, 'blocking', 'facematch:api-events', log);
     const events = new QueueEvents(VERIFY_QUEUE, { connection: eventsRedis, prefix: settings.prefix, autorun: true });
     events.on('error', () => {});
-    return new VerifyQueueClient(settings, redis, queue, events, eventsRedis);
+    return new VerifyQueueClient(settings, redis, queue, events, eventsRedis, webhooks);
   }
 
   private get k() {
@@ -217,7 +229,7 @@ export class VerifyQueueClient {
       if (status === 'completed' && job.returnvalue) view.result = job.returnvalue;
       if (status === 'failed') view.error = decodeJobError(job.failedReason);
       if (job.finishedOn) view.finishedAt = new Date(job.finishedOn).toISOString();
-      if (job.data.webhookUrl) view.webhook = (await readWebhookState(this.redis, this.settings.prefix, id)) ?? { status: 'pending', attempts: 0 };
+      if (job.data.webhookUrl) view.webhook = (await this.webhooks?.state(id)) ?? { status: 'pending', attempts: 0 };
       return view;
     });
   }
@@ -236,38 +248,14 @@ export class VerifyQueueClient {
       const job = await Job.fromId<VerifyJobData, VerifyResult, string>(this.queue, id);
       if (!job || job.data.tenant !== tenant) return false;
       if ((await job.getState()) === 'active') throw jobActive('the job is being processed; delete it once it has finished');
-      const webhook = job.data.webhookUrl ? await readWebhookState(this.redis, this.settings.prefix, id) : undefined;
-      if (job.data.webhookUrl) {
-        const delivery = await Job.fromId(this.deliveries(), deliveryJobId(id));
-        if (delivery) await removeUnlessLocked(delivery, 'a webhook delivery for this job is in flight; retry shortly');
-      }
+      const url = job.data.webhookUrl;
+      const before = url && this.webhooks ? await this.webhooks.erase(id) : undefined;
       await removeUnlessLocked(job, 'the job is being processed; delete it once it has finished');
-      await this.purgeEvents(VERIFY_QUEUE, id);
-      await this.purgeEvents(DELIVERY_QUEUE, id);
-      await this.redis.del(...this.k.images(id), this.k.outcome(id), keys(this.settings.prefix, DELIVERY_QUEUE).webhook(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
-      if (job.data.webhookUrl && webhook?.status !== 'delivered' && webhook?.status !== 'failed') {
-        await enqueueDelivery(this.deliveries(), this.redis, { ...this.settings.delivery, prefix: this.settings.prefix, resultTtlS: this.settings.resultTtlS }, {
-          jobId: id,
-          tenant: job.data.tenant,
-          url: job.data.webhookUrl,
-          body: buildEvent(id, 'deleted'),
-        });
-      }
+      await purgeEvents(this.redis, `${this.settings.prefix}:${VERIFY_QUEUE}:events`, id);
+      await this.redis.del(...this.k.images(id), this.k.outcome(id), ...(job.data.idempotencyKey ? [job.data.idempotencyKey] : []));
+      if (url && this.webhooks) await this.webhooks.erased({ jobId: id, tenant: job.data.tenant, url }, before);
       return true;
     });
-  }
-
-  /** The events streams repeat a job's result (and a delivery's id); a purge must reach them too. */
-  private async purgeEvents(queue: string, id: string): Promise<void> {
-    const stream = `${this.settings.prefix}:${queue}:events`;
-    let start = '-';
-    for (;;) {
-      const entries = await this.redis.xrange(stream, start, '+', 'COUNT', 1000);
-      const mine = entries.filter(([, fields]) => fields.some((f) => f.includes(id))).map(([entryId]) => entryId);
-      if (mine.length > 0) await this.redis.xdel(stream, ...mine);
-      if (entries.length < 1000) return;
-      start = `(${entries[entries.length - 1]![0]}`;
-    }
   }
 
   async ping(): Promise<boolean> {

@@ -1,10 +1,9 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { FaceMatchError, toFaceMatchError, type JobEnded, type PolicyName, type VerifyJobData, type VerifyResult } from '@facematch/contracts';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { FaceMatchError, toFaceMatchError, type JobEnded, type PolicyName, type VerifyJobData, type VerifyJobEnd, type VerifyResult } from '@facematch/contracts';
 import { decodeJobError, encodeJobError } from './job-error.ts';
 import { JOBS, handle, processorFor } from './define-job.ts';
-import { DELIVERY_QUEUE, VERIFY_QUEUE, keys, type JobLog } from './keys.ts';
+import { VERIFY_QUEUE, keys, type JobLog } from './keys.ts';
 import { connect, execOrThrow, rideOut, type Redis } from './redis.ts';
-import { buildEvent, enqueueDelivery, type DeliverySettings } from './webhook-queue.ts';
 
 export interface VerifyHandler {
   (images: { img1: Buffer; img2: Buffer }, job: { id: string; attempt: number; policy?: PolicyName }): Promise<VerifyResult>;
@@ -24,7 +23,17 @@ export interface WorkerSettings {
    * before it gives the job up as QUEUE_UNAVAILABLE: at least a Redis failover's length.
    */
   redisOutageMs: number;
-  delivery: DeliverySettings;
+}
+
+export interface WorkerHooks {
+  /**
+   * The job-ended hook (the webhooks feature's announce): called for every end of every job, once the
+   * outcome is decided and before the job is marked finished, so a crash in between cannot lose it; it
+   * may be called again for the same end (a re-run after a crash) and must then do nothing.
+   */
+  ended?: (end: VerifyJobEnd) => Promise<void>;
+  /** Metrics: each final outcome with its timings. */
+  observe?: (e: JobEnded) => void;
 }
 
 type Outcome = { result: VerifyResult } | { error: ReturnType<FaceMatchError['toJSON']> };
@@ -33,13 +42,12 @@ export class VerifyWorker {
   private constructor(
     readonly worker: Worker<VerifyJobData, VerifyResult, string>,
     private readonly redis: Redis,
-    private readonly deliveries: Queue,
   ) {}
 
-  static start(settings: WorkerSettings, handler: VerifyHandler, log: JobLog, observe: (e: JobEnded) => void = () => {}): VerifyWorker {
+  static start(settings: WorkerSettings, handler: VerifyHandler, log: JobLog, hooks: WorkerHooks = {}): VerifyWorker {
+    const observe = hooks.observe ?? (() => {});
     const k = keys(settings.prefix, VERIFY_QUEUE);
     const redis = connect(settings.redisUrl, 'blocking', 'facematch:worker', log);
-    const deliveries = new Queue(DELIVERY_QUEUE, { connection: redis, prefix: settings.prefix });
 
     /** Writes that record finished work wait out Redis refusing them instead of failing the job. */
     const ride = <T>(fields: object, fn: () => Promise<T>): Promise<T> =>
@@ -56,18 +64,15 @@ export class VerifyWorker {
       });
 
     /**
-     * The one "job ended" hook for webhooks: every end of a job comes through here, exactly once per job
-     * (the delivery's job id is derived from the verification job's, so a second call is a no-op). Ends the
-     * processor decides (a result, a failure with its code, expired images) call it before the job is marked
-     * finished, so a crash in between cannot lose the event; ends BullMQ decides without our processor
-     * (stalled past its limit) call it from the 'failed' listener.
+     * Every end of a job comes through here. Ends the processor decides (a result, a failure with its code,
+     * expired images) before the job is marked finished; ends BullMQ decides without our processor (stalled
+     * past its limit) from the 'failed' listener.
      */
     const announce = async (job: Job<VerifyJobData, VerifyResult, string>, outcome: Outcome, fields: object) => {
-      if (!job.data.webhookUrl) return;
-      const body = buildEvent(job.id!, 'result' in outcome ? { result: outcome.result } : { error: outcome.error }, job.data.metadata);
-      const url = job.data.webhookUrl;
-      // The delivery's job id comes from this job's, so a retried enqueue cannot deliver twice.
-      await ride(fields, () => enqueueDelivery(deliveries, redis, settings.delivery, { jobId: job.id!, tenant: job.data.tenant, url, body }));
+      if (!hooks.ended) return;
+      const { tenant, webhookUrl, metadata } = job.data;
+      const end: VerifyJobEnd = { jobId: job.id!, tenant, outcome, ...(webhookUrl ? { webhookUrl } : {}), ...(metadata ? { metadata } : {}) };
+      await ride(fields, () => hooks.ended!(end));
     };
 
     // The payload is validated by the job definition before this runs (processorFor).
@@ -146,7 +151,7 @@ export class VerifyWorker {
         announce(job, { error }, { jobId: job.id }).catch((e: unknown) => log.error({ jobId: job.id, err: e }, 'could not enqueue the webhook of a failed job'));
       }
     });
-    return new VerifyWorker(worker, redis, deliveries);
+    return new VerifyWorker(worker, redis);
   }
 
   /** Taking jobs, with its Redis connection up: what the worker's /healthz reports. */
@@ -163,7 +168,6 @@ export class VerifyWorker {
     const outcome = await Promise.race([this.worker.close().then(() => 'drained' as const), deadline]);
     clearTimeout(timer);
     if (outcome === 'forced') await this.worker.close(true); // the job's lock lapses; another worker recovers it
-    await this.deliveries.close();
     this.redis.disconnect();
     return outcome;
   }

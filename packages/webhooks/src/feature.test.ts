@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, buildEvent } from './webhook-queue.ts';
+import { backoffDelay, buildEvent } from './feature.ts';
 
 describe('backoffDelay', () => {
   it('doubles from the base with ±20% jitter', () => {
@@ -31,5 +31,12 @@ describe('buildEvent', () => {
     const bad = JSON.parse(buildEvent('j2', { error: { code: 'NO_FACE', message: 'no face found in img1', image: 'img1' } }));
     expect(bad).toMatchObject({ type: 'face_verification.failed', data: { id: 'j2', status: 'failed', error: { code: 'NO_FACE' } } });
     expect(bad.data).not.toHaveProperty('result');
+  });
+});
+
+describe('buildEvent for an erased job', () => {
+  it('says only that the job was deleted: no result, no metadata', () => {
+    const gone = JSON.parse(buildEvent('j3', 'deleted', { ref: 1 }));
+    expect(gone).toEqual({ type: 'face_verification.deleted', timestamp: expect.any(String), data: { id: 'j3', status: 'deleted' } });
   });
 });
