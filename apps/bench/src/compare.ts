@@ -2,7 +2,7 @@
 // event loop that drives that phase's requests. Protocol (IPC): the parent sends {pairs}; the child
 // answers {engine, flops} and exits.
 import { evaluate, type LabelledPair } from '@facematch/cli';
-import { FaceEngine } from '@facematch/engine';
+import { FaceEngine, gflopsPerPass } from '@facematch/engine';
 
 const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
 const { pairs } = await new Promise<{ pairs: LabelledPair[] }>((resolve) => process.once('message', (m) => resolve(m as { pairs: LabelledPair[] })));
@@ -12,7 +12,7 @@ const ev = await evaluate(engine, pairs, { reference: true });
 // The work per forward pass, counted from the kernels tfjs runs: the basis of the paper GPU estimate.
 // A typical pair takes, per image, one tiny-detector pass at 224, landmarks and the recognition net on
 // the chip; pairs near the threshold (about one in seven) add the recognition net on both mirrors.
-const gflops = await engine.gflopsPerPass();
+const gflops = await gflopsPerPass(engine);
 process.send!(
   {
     backend: engine.backend,

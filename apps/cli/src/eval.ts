@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { isFaceMatchError } from '@facematch/contracts';
-import { REFERENCE_THRESHOLD, euclidean, type DecisionPolicy, type Described, type FaceEngine } from '@facematch/engine';
+import { REFERENCE_THRESHOLD, embedReference, euclidean, type DecisionPolicy, type Described, type FaceEngine } from '@facematch/engine';
 import type { ScoredSet } from './biometrics.ts';
 import type { Embedded } from './embeddings.ts';
 import { scoreListedPairs } from './score.ts';
@@ -119,7 +119,7 @@ export async function evaluate(
   );
   const reference = opts.reference
     ? new Pipeline(
-        async (b) => ({ descriptor: await engine.embedReference(b, 'img1') }),
+        async (b) => ({ descriptor: await embedReference(engine, b, 'img1') }),
         async (a, b) => euclidean(a.descriptor, b.descriptor),
       )
     : undefined;

@@ -10,13 +10,11 @@ import {
   type VerifyResult,
   type Warning,
 } from '@facematch/contracts';
-import type { EngineEnv } from '@facematch/config';
 import { calibrationPath, defaultModelsDir, manifest, readVerifiedModels } from '@facematch/models';
 import { Policies, RECOGNIZER, decide, inMirrorWindow, loadCalibration, type DecisionPolicy } from '@facematch/models/calibration';
 import { ALIGN_INDICES, CHIP_SIZE, chipTemplate, fitSimilarity, warpSimilarity, type Point, type RgbImage } from './align.ts';
 import { loadBackend, type BackendRequest, type LoadedBackend } from './backend.ts';
 import { MicroBatcher } from './batcher.ts';
-import { countFlops } from './flops.ts';
 import { decodeImage, decodeRegion, letterbox, type DecodeLimits, type DecodedImage, type ImageInput } from './decode.ts';
 
 export type DetectorName = 'auto' | 'tiny' | 'ssd';
@@ -86,11 +84,25 @@ export const SUBJECT_SCORE_RATIO = 0.8;
  */
 export const FULL_RES_BELOW_PX = CHIP_SIZE;
 
-/** The engine's settings as the config package parses them from the environment. */
-export function engineOptionsFromEnv(
-  env: EngineEnv,
-  log?: EngineOptions['log'],
-): EngineOptions {
+/**
+ * The environment's engine settings, as the config package's engine schema parses them (its EngineEnv
+ * has this shape, and the callers pass it): named here so the engine does not depend on the config package.
+ */
+export interface EngineEnvSettings {
+  TF_BACKEND: BackendRequest;
+  MODELS_DIR?: string | undefined;
+  FACE_DETECTOR: DetectorName;
+  FACEMATCH_THRESHOLD?: number | undefined;
+  FACEMATCH_POLICY?: PolicyName | undefined;
+  FACEMATCH_CALIBRATION?: string | undefined;
+  MAX_IMAGE_PIXELS: number;
+  MAX_IMAGE_BYTES: number;
+  BATCH_SIZE?: number | undefined;
+  BATCH_WINDOW_MS: number;
+}
+
+/** The engine's options from the environment's settings. */
+export function engineOptionsFromEnv(env: EngineEnvSettings, log?: EngineOptions['log']): EngineOptions {
   return {
     backend: env.TF_BACKEND,
     modelsDir: env.MODELS_DIR,
@@ -174,7 +186,7 @@ interface Detection {
   score: number;
 }
 
-const LANDMARK_INPUT = 112;
+export const LANDMARK_INPUT = 112;
 
 export class FaceEngine {
   readonly backend: Backend;
@@ -293,27 +305,11 @@ export class FaceEngine {
   }
 
   /**
-   * GFLOPs of one forward pass of each net at the sizes this pipeline feeds it, counted from the kernels
-   * tfjs runs (tf.profile shapes): the measured basis of the GPU throughput estimate, not a timing.
+   * The loaded runtime, for the engine's own measuring tools (yardsticks.ts: face-api's reference pipeline,
+   * FLOP counts). Nothing on the request path uses it.
    */
-  async gflopsPerPass(): Promise<Record<'tiny224' | 'tiny416' | 'ssd512' | 'landmarks112' | 'recognition150', number>> {
-    const tf = this.tf;
-    const { nets, TinyFaceDetectorOptions, SsdMobilenetv1Options } = this.faceapi;
-    const on = async (size: number, fn: (t: TF.Tensor3D) => Promise<unknown>) => {
-      const t = tf.fill([size, size, 3], 128, 'float32') as TF.Tensor3D;
-      try {
-        return Math.round((await countFlops(tf, () => fn(t))) / 1e6) / 1e3;
-      } finally {
-        t.dispose();
-      }
-    };
-    return {
-      tiny224: await on(224, (t) => nets.tinyFaceDetector.locateFaces(t as never, new TinyFaceDetectorOptions({ inputSize: 224 }))),
-      tiny416: await on(416, (t) => nets.tinyFaceDetector.locateFaces(t as never, new TinyFaceDetectorOptions({ inputSize: 416 }))),
-      ssd512: await on(512, (t) => nets.ssdMobilenetv1.locateFaces(t as never, new SsdMobilenetv1Options())),
-      landmarks112: await on(LANDMARK_INPUT, (t) => nets.faceLandmark68Net.detectLandmarks(t as never)),
-      recognition150: await on(CHIP_SIZE, (t) => nets.faceRecognitionNet.computeFaceDescriptor(t as never)),
-    };
+  runtime(): { tf: typeof TF; faceapi: LoadedBackend['faceapi']; kernels: LoadedBackend['kernels']; limits: DecodeLimits } {
+    return { tf: this.tf, faceapi: this.faceapi, kernels: this.kernels, limits: this.limits };
   }
 
   /** The calibrated policies; throws for an embed-only engine. */
@@ -477,30 +473,6 @@ export class FaceEngine {
     }
   }
 
-  /**
-   * face-api's own node-demo pipeline, kept as the yardstick our pipeline is measured against: SSD MobileNet v1
-   * on the full-resolution image, 68 landmarks, descriptor of the unaligned crop, no letterboxing.
-   * Its own threshold is 0.6 (REFERENCE_THRESHOLD), and it runs on tfjs's stock kernels. Not used to
-   * answer requests.
-   */
-  embedReference(input: ImageInput, image: ImageLabel): Promise<Float32Array> {
-    return this.kernels.stock(() => this.referencePipeline(input, image));
-  }
-
-  private async referencePipeline(input: ImageInput, image: ImageLabel): Promise<Float32Array> {
-    const img = await decodeImage(input, image, { ...this.limits, workMaxSide: Number.POSITIVE_INFINITY });
-    const tensor = this.tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
-    try {
-      const { faceapi } = this;
-      // The demo's own options: minConfidence 0.1, up to 10 faces; detectSingleFace keeps the most confident.
-      const options = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.1, maxResults: 10 });
-      const found = await faceapi.detectSingleFace(tensor as never, options).withFaceLandmarks().withFaceDescriptor();
-      if (!found) throw new FaceMatchError('NO_FACE', `no face found in ${image}`, { image });
-      return found.descriptor;
-    } finally {
-      tensor.dispose();
-    }
-  }
 
   numTensors(): number {
     return this.tf.memory().numTensors;

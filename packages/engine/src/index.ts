@@ -2,3 +2,4 @@ export { FaceEngine, engineOptionsFromEnv, chooseSubject, SUBJECT_SCORE_RATIO, t
 export { chooseBackend, gpuVisible, type BackendRequest } from './backend.ts';
 export { decodeImage, type ImageInput, type DecodedImage } from './decode.ts';
 export { PIPELINE_VERSION, RECOGNIZER, MIRROR_WINDOW, Policies, decide, inMirrorWindow, loadCalibration, modelBinding, type DecisionPolicy } from '@facematch/models/calibration';
+export { embedReference, gflopsPerPass } from './yardsticks.ts';
