@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { dataUri, until as untilHolds } from './support/http.ts';
+import { redisUrlForTests } from './support/env.ts';
 import { OwnRedis } from './support/redis-server.ts';
 import { startService, tokenFor, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
 import { findLeaks } from './support/leaks.ts';
 import { dumpKeys } from '@facematch/queue/testing';
 
-const uri = (name: string) => `data:image/jpeg;base64,${readFileSync(join(FIXTURES, name)).toString('base64')}`;
+const uri = dataUri;
 const curie1 = uri('person-a-1.jpg');
 const curie2 = uri('person-a-2.jpg');
 
@@ -28,16 +27,7 @@ async function call(base: string, method: string, path: string, body?: unknown, 
 
 const V = '/ai/v1/face-verification';
 
-/** Polls until `check` holds; a poll interval, bounded in count, not a sleep standing in for an event. */
-async function until<T>(fn: () => Promise<T>, check: (v: T) => boolean, tries = 600): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < tries; i++) {
-    last = await fn().catch(() => undefined as T);
-    if (last !== undefined && check(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`condition never held; last: ${JSON.stringify(last)}`);
-}
+const until = <T>(fn: () => Promise<T>, check: (v: T) => boolean) => untilHolds('the condition', fn, check, 600);
 
 const finalStatus = (base: string, id: string) =>
   until(

@@ -1,14 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '@facematch/contracts';
-import { FIXTURES, redisUrlForTests } from './support/env.ts';
-import { until } from './support/http.ts';
+import { redisUrlForTests } from './support/env.ts';
+import { dataUri, photo, until } from './support/http.ts';
 import { Receiver } from './support/receiver.ts';
 import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
 
-const photo = (name: string) => readFileSync(join(FIXTURES, name));
-const uri = (name: string) => `data:image/jpeg;base64,${photo(name).toString('base64')}`;
+const uri = dataUri;
 const BASE = '/ai/v1/face-verification';
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const redisUrl = await redisUrlForTests();

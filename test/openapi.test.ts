@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '@facematch/contracts';
-import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { dataUri, until } from './support/http.ts';
+import { redisUrlForTests } from './support/env.ts';
 import { Receiver } from './support/receiver.ts';
 import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
 
-const uri = (name: string) => `data:image/jpeg;base64,${readFileSync(join(FIXTURES, name)).toString('base64')}`;
+const uri = dataUri;
 const curie1 = uri('person-a-1.jpg');
 const curie2 = uri('person-a-2.jpg');
 const coffee = uri('no-face.jpg');
@@ -113,14 +112,8 @@ describe.skipIf(!redisUrl)('the OpenAPI document, against live responses', () =>
     expect((await check('GET', one, `${jobs}/${sub.body.id}`, { token: 'garbage' })).body.error.code).toBe('TOKEN_INVALID');
 
     const failed = await check('POST', jobs, jobs, { body: { img1: curie1, img2: coffee } });
-    for (let i = 0; i < 600; i++) {
-      const r = await check('GET', one, `${jobs}/${failed.body.id}`);
-      if (r.body.status === 'failed') {
-        expect(r.body.error.code).toBe('NO_FACE');
-        break;
-      }
-      await new Promise((res) => setTimeout(res, 100)); // a poll interval, not synchronisation
-    }
+    const ended = await until('the no-face job failed', () => check('GET', one, `${jobs}/${failed.body.id}`), (r) => r.body.status === 'failed', 600);
+    expect(ended.body.error.code).toBe('NO_FACE');
     expect((await check('DELETE', one, `${jobs}/${sub.body.id}`)).status).toBe(204);
     expect((await check('DELETE', one, `${jobs}/${sub.body.id}`)).status).toBe(404);
   });

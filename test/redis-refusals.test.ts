@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { dataUri } from './support/http.ts';
+import { redisUrlForTests } from './support/env.ts';
 import { findLeaks } from './support/leaks.ts';
 import { OwnRedis } from './support/redis-server.ts';
 import { redisCommand } from './support/resp.ts';
 import { startService, tokenFor, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
 
-const uri = (name: string) => `data:image/jpeg;base64,${readFileSync(join(FIXTURES, name)).toString('base64')}`;
+const uri = dataUri;
 const same = { img1: uri('person-a-1.jpg'), img2: uri('person-a-2.jpg') };
 const V = '/ai/v1/face-verification';
 

@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpKeys } from '@facematch/queue/testing';
 import { generateWebhookSecret } from '@facematch/webhooks';
-import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { redisUrlForTests } from './support/env.ts';
 import { Receiver } from './support/receiver.ts';
-import { api, until } from './support/http.ts';
+import { api, dataUri, until } from './support/http.ts';
 import { TENANTS, startService, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
 
-const uri = (name: string) => `data:image/jpeg;base64,${readFileSync(join(FIXTURES, name)).toString('base64')}`;
+const uri = dataUri;
 const same = { img1: uri('person-a-1.jpg'), img2: uri('person-a-2.jpg') };
 const redisUrl = await redisUrlForTests();
 

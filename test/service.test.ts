@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import axios from 'axios';
 import jwt from 'jsonwebtoken';
 import sharp from 'sharp';
@@ -7,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorBodySchema, JobViewSchema, VerifyResultSchema } from '@facematch/contracts';
 import { VERIFY_QUEUE } from '@facematch/queue';
 import { dumpKeys } from '@facematch/queue/testing';
-import { FIXTURES, redisUrlForTests } from './support/env.ts';
+import { redisUrlForTests } from './support/env.ts';
+import { dataUri, photo, untilFinal } from './support/http.ts';
 import { redisCommand } from './support/resp.ts';
 import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
 
-const photo = (name: string) => readFileSync(join(FIXTURES, name));
-const uri = (buf: Buffer) => `data:image/jpeg;base64,${buf.toString('base64')}`;
+const uri = (buf: Buffer) => dataUri(buf);
 const curie1 = uri(photo('person-a-1.jpg'));
 const curie2 = uri(photo('person-a-2.jpg'));
 const collins = uri(photo('person-b-1.jpg'));
@@ -33,15 +31,7 @@ async function call(base: string, method: string, path: string, opts: { token?: 
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
-/** Polls a job until it is final; each poll is a real request, bounded in count. */
-async function pollUntilFinal(base: string, id: string, token = tokenFor(0)) {
-  for (let i = 0; i < 600; i++) {
-    const r = await call(base, 'GET', `/jobs/${id}`, { token });
-    if (r.body?.status === 'completed' || r.body?.status === 'failed') return r;
-    await new Promise((res) => setTimeout(res, 100)); // a poll interval, not synchronisation
-  }
-  throw new Error(`job ${id} did not finish`);
-}
+const pollUntilFinal = untilFinal;
 
 describe.skipIf(!redisUrl)('the service, through real processes and Redis', () => {
   let svc: Service;

@@ -10,11 +10,11 @@ import { generateWebhookSecret, verifyWebhook } from '@facematch/webhooks';
 import { FIXTURES, redisUrlForTests } from './support/env.ts';
 import { Receiver } from './support/receiver.ts';
 import { redisCommand } from './support/resp.ts';
-import { api } from './support/http.ts';
+import { api, dataUri, until } from './support/http.ts';
 import { TENANTS, startService, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
 
-const uri = (name: string) => `data:image/jpeg;base64,${readFileSync(join(FIXTURES, name)).toString('base64')}`;
+const uri = dataUri;
 const curie1 = uri('person-a-1.jpg');
 const curie2 = uri('person-a-2.jpg');
 const coffee = uri('no-face.jpg');
@@ -23,14 +23,8 @@ const secret = generateWebhookSecret();
 const redisUrl = await redisUrlForTests();
 
 /** Polls the job until its webhook state satisfies `done`; bounded in count. */
-async function webhookState(base: string, id: string, done: (w: { status: string; attempts: number }) => boolean) {
-  for (let i = 0; i < 600; i++) {
-    const r = await api(base, 'GET', `/jobs/${id}`);
-    if (r.body?.webhook && done(r.body.webhook)) return r.body;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`webhook of ${id} never reached the state`);
-}
+const webhookState = async (base: string, id: string, done: (w: { status: string; attempts: number }) => boolean) =>
+  (await until(`webhook of ${id}`, () => api(base, 'GET', `/jobs/${id}`), (r) => r.body?.webhook !== undefined && done(r.body.webhook), 600)).body;
 
 describe.skipIf(!redisUrl)('webhook delivery, against a real receiver', () => {
   let svc: Service;

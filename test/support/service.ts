@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { parseConfig, testEnvSchema } from '@facematch/config';
-import { deleteKeys, dumpKeys } from '@facematch/queue/testing';
+import { deleteKeys, dumpKeys, expireKeys } from '@facematch/queue/testing';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { signToken } from '@facematch/auth';
@@ -88,6 +88,10 @@ export async function startService(redisUrl: string, opts: { workers?: number; e
     ...opts.env,
   };
   const procs: Proc[] = [];
+  // Should this run be killed before stop() empties its prefix, what it left expires within the hour: every
+  // few seconds each key of the prefix without a TTL gets one (an hour: no test runs that long).
+  const leftovers = setInterval(() => void expireKeys(redisUrl, prefix, 3600).catch(() => {}), 5000);
+  leftovers.unref();
   const startApi = async (env: NodeJS.ProcessEnv = {}) => {
     const { proc, message } = await start('apps/api/src/main.ts', { ...common, HOST: '127.0.0.1', PORT: '0', ...env }, 'listening');
     procs.push(proc);
@@ -108,6 +112,7 @@ export async function startService(redisUrl: string, opts: { workers?: number; e
     startApi,
     startWorker,
     async stop() {
+      clearInterval(leftovers);
       await Promise.all(
         procs.map(async (p) => {
           if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');

@@ -45,3 +45,21 @@ export async function deleteKeys(url: string, prefix: string): Promise<number> {
   }
   return n;
 }
+
+/**
+ * Gives every key under `prefix` that has no TTL one of `ttlS`, so what a killed test run or bench leaves
+ * behind expires by itself. Keys that already expire are left as they are (EXPIRE ... NX).
+ */
+export async function expireKeys(url: string, prefix: string, ttlS: number): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  try {
+    for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
+      const m = redis.multi();
+      for (const key of batch as string[]) m.call('EXPIRE', key, ttlS, 'NX');
+      if ((batch as string[]).length) await m.exec();
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
