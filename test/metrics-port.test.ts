@@ -25,7 +25,7 @@ describe.skipIf(!redisUrl)('a taken metrics port', () => {
 
   it('leaves the worker running and ready, without metrics', async () => {
     const [worker] = svc.workers;
-    const ready = JSON.parse(await worker!.waitFor(/worker ready/)) as { metricsPort?: number };
+    const ready = worker!.ready as { metricsPort?: number };
     expect(ready.metricsPort).toBeUndefined();
     expect(worker!.child.exitCode).toBeNull();
     const r = await fetch(`${svc.baseUrl}/readyz`);

@@ -37,7 +37,7 @@ describe.skipIf(!redisUrl)('metrics and the queue dashboard', () => {
     });
     // Port 0: the worker picks a free port and says which in its ready line.
     const worker = await svc.startWorker({ METRICS_PORT: '0', METRICS_HOST: '127.0.0.1' });
-    const ready = JSON.parse(await worker.waitFor(/worker ready/)) as { metricsPort: number };
+    const ready = worker.ready as { metricsPort: number };
     workerMetrics = `http://127.0.0.1:${ready.metricsPort}/metrics`;
 
     // A few jobs: a match, a photo with no face, and one with a webhook.

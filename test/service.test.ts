@@ -6,7 +6,7 @@ import { ErrorBodySchema, JobViewSchema, VerifyResultSchema } from '@facematch/c
 import { VERIFY_QUEUE } from '@facematch/queue';
 import { dumpKeys } from '@facematch/queue/testing';
 import { redisUrlForTests } from './support/env.ts';
-import { dataUri, photo, untilFinal } from './support/http.ts';
+import { dataUri, photo, until, untilFinal } from './support/http.ts';
 import { redisCommand } from './support/resp.ts';
 import { TENANTS, startService, tokenFor, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
@@ -205,10 +205,12 @@ describe.skipIf(!redisUrl)('the service, through real processes and Redis', () =
     const worker = await svc.startWorker();
     // Keep the first worker busy elsewhere is not needed: either worker may take the job; we stop the one that does.
     const big = await sharp(photo('person-b-1.jpg')).resize(3000).jpeg({ quality: 95 }).toBuffer();
-    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: uri(big), img2: collins } });
+    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: uri(big), img2: uri(big) } });
     const id = sub.body.id as string;
-    const started = new RegExp(`"jobId":"${id}".*"msg":"job started"`);
-    const taker = await Promise.race([worker, ...svc.workers].map(async (w) => (await w.waitFor(started), w)));
+    // Synchronised on the job's state: BullMQ records which worker process took it (host:pid).
+    const processedBy = await until('the job taken', () => redisCommand(svc.redisUrl, 'HGET', `${svc.prefix}:${VERIFY_QUEUE}:${id}`, 'pb'), (pb) => typeof pb === 'string', 6000, 10);
+    const taker = [worker, ...svc.workers].find((w) => `${processedBy}`.endsWith(`:${w.child.pid}`))!;
+    expect(taker).toBeDefined();
     const signalledAt = Date.now();
     taker.child.kill('SIGTERM');
     const done = await pollUntilFinal(svc.baseUrl, id);
@@ -237,9 +239,10 @@ describe.skipIf(!redisUrl)('crash recovery', () => {
   it('recovers the job of a worker killed with SIGKILL mid-job; it completes once', async () => {
     const [victim] = svc.workers;
     const big = await sharp(photo('person-b-1.jpg')).resize(3000).jpeg({ quality: 95 }).toBuffer();
-    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: uri(big), img2: collins } });
+    const sub = await call(svc.baseUrl, 'POST', '/jobs', { body: { img1: uri(big), img2: uri(big) } });
     const id = sub.body.id as string;
-    await victim!.waitFor(new RegExp(`"jobId":"${id}".*"msg":"job started"`));
+    // Synchronised on the job's state: BullMQ counts its start in the job hash.
+    await until('the job started', () => redisCommand(svc.redisUrl, 'HGET', `${svc.prefix}:${VERIFY_QUEUE}:${id}`, 'ats'), (ats) => Number(ats) >= 1, 6000, 10);
     const killedAt = Date.now();
     victim!.child.kill('SIGKILL');
     expect((await victim!.exited).signal).toBe('SIGKILL');

@@ -23,7 +23,7 @@ export async function api(base: string, method: string, path: string, body?: unk
  * Polls until `check` holds; a poll interval bounded in count, not a sleep standing in for an event. A
  * poll that throws (the API restarting, say) counts as not yet; the last value or error is in the failure.
  */
-export async function until<T>(what: string, fn: () => Promise<T>, check: (v: T) => boolean, tries = 400): Promise<T> {
+export async function until<T>(what: string, fn: () => Promise<T>, check: (v: T) => boolean, tries = 400, intervalMs = 100): Promise<T> {
   let last: unknown;
   for (let i = 0; i < tries; i++) {
     try {
@@ -33,7 +33,7 @@ export async function until<T>(what: string, fn: () => Promise<T>, check: (v: T)
     } catch (err) {
       last = `error: ${(err as Error).message}`;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`${what} never held; last: ${JSON.stringify(last)?.slice(0, 500)}`);
 }

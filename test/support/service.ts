@@ -22,6 +22,8 @@ export interface Proc {
   /** Resolves with the first output line matching, however late it comes. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The process's ready message (a worker's names its backend and metrics port). */
+  ready?: Record<string, unknown>;
 }
 
 function start(script: string, env: NodeJS.ProcessEnv, readyType: string): Promise<{ proc: Proc; message: Record<string, unknown> }> {
@@ -98,7 +100,8 @@ export async function startService(redisUrl: string, opts: { workers?: number; e
     return { baseUrl: `http://127.0.0.1:${message.port as number}`, proc };
   };
   const startWorker = async (env: NodeJS.ProcessEnv = {}) => {
-    const { proc } = await start('apps/worker/src/main.ts', { ...common, ...env }, 'ready');
+    const { proc, message } = await start('apps/worker/src/main.ts', { ...common, ...env }, 'ready');
+    proc.ready = message;
     procs.push(proc);
     return proc;
   };

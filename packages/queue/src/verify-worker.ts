@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { FaceMatchError, toFaceMatchError, type JobEnded, type PolicyName, type VerifyJobData, type VerifyJobEnd, type VerifyResult } from '@facematch/contracts';
 import { decodeJobError, encodeJobError } from './job-error.ts';
@@ -117,6 +118,8 @@ export class VerifyWorker {
       prefix: settings.prefix,
       concurrency: settings.concurrency,
       lockDuration: settings.lockDurationMs,
+      // Recorded in each job as it starts (processedBy): which host and process ran it, in Bull Board too.
+      name: `${hostname()}:${process.pid}`,
       stalledInterval: Math.max(1000, Math.floor(settings.lockDurationMs / 2)),
       maxStalledCount: 2,
       autorun: true,
