@@ -1,49 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '@facematch/auth';
-import { FaceMatchError, type JobView, type VerifyResult } from '@facematch/contracts';
+import { type VerifyResult } from '@facematch/contracts';
 import { createLogger } from '@facematch/logger';
 import { loadCalibration, modelInfo } from '@facematch/models/calibration';
 import { calibrationPath } from '@facematch/models';
-import type { WaitOutcome } from '@facematch/queue';
-import { createApp, type QueuePort } from './app.ts';
-
-// A small fake behind the QueuePort interface: the real queue is exercised in test/service.test.ts.
-class FakeQueue implements QueuePort {
-  submitted: unknown[] = [];
-  next: WaitOutcome = { state: 'pending' };
-  down = false;
-  jobs = new Map<string, JobView & { tenant: string }>();
-  /** Ids get and delete were asked about. */
-  looked: string[] = [];
-  async submit(req: { tenant: string }) {
-    if (this.down) throw new FaceMatchError('QUEUE_UNAVAILABLE', 'the job queue is unavailable; retry shortly');
-    this.submitted.push(req);
-    const id = randomBytes(18).toString('base64url'); // as the real queue makes them
-    this.jobs.set(id, { id, status: 'queued', createdAt: new Date(0).toISOString(), tenant: req.tenant });
-    return { id, created: true, wait: async () => this.next };
-  }
-  async get(tenant: string, id: string) {
-    this.looked.push(id);
-    const j = this.jobs.get(id);
-    if (!j || j.tenant !== tenant) return undefined;
-    const { tenant: _t, ...view } = j;
-    return view;
-  }
-  async delete(tenant: string, id: string) {
-    this.looked.push(id);
-    return (await this.get(tenant, id)) !== undefined && this.jobs.delete(id);
-  }
-  async ping() {
-    return !this.down;
-  }
-  async workerCount() {
-    return 1;
-  }
-  async checkRate() {}
-}
+import { createApp } from './app.ts';
+import { FakeQueue } from './testing.ts';
 
 const tenant = { apiKey: 'k1', secret: 'secret-0123456789abcdef' };
 const token = signToken({ apiKey: tenant.apiKey, secret: tenant.secret, ttlSeconds: 600 });
