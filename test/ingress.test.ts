@@ -7,7 +7,7 @@ import { FakeQueue } from '@facematch/api/testing';
 import { createLogger } from '@facematch/logger';
 import { calibrationPath } from '@facematch/models';
 import { loadCalibration, modelInfo } from '@facematch/models/calibration';
-import { photo } from './support/http.ts';
+import { photo, postVerify } from './support/http.ts';
 import { TENANTS, tokenFor } from './support/service.ts';
 import { tally } from './support/tally.ts';
 
@@ -60,15 +60,7 @@ describe('bad input at the ingress: 4xx with a code, nothing enqueued', () => {
   });
   afterAll(() => close());
 
-  async function post(body: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${base}/ai/v1/face-verification/verify`, {
-      method: 'POST',
-      headers: { authorization: tokenFor(0), 'content-type': 'application/json', ...headers },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const post = (body: unknown, headers?: Record<string, string>) => postVerify(base, body, headers);
 
   const pair = (img: string) => ({ img1: img, img2: good });
   const cases: Case[] = [

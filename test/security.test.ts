@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrlForTests } from './support/env.ts';
-import { photo } from './support/http.ts';
+import { photo, postVerify } from './support/http.ts';
 import { startService, tokenFor, type Service } from './support/service.ts';
 import { tally } from './support/tally.ts';
 
@@ -20,15 +20,7 @@ describe.skipIf(!redisUrl)('bad input against the running service: what needs th
     await svc?.stop();
   });
 
-  async function post(body: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${svc.baseUrl}/ai/v1/face-verification/verify`, {
-      method: 'POST',
-      headers: { authorization: tokenFor(0), 'content-type': 'application/json', ...headers },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const post = (body: unknown, headers?: Record<string, string>) => postVerify(svc.baseUrl, body, headers);
   const pair = (img: string) => ({ img1: img, img2: good });
 
   it('accepts a real PNG and a real WebP labelled image/jpeg, and ignores unknown fields', async () => {

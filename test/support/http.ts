@@ -19,6 +19,17 @@ export async function api(base: string, method: string, path: string, body?: unk
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: text ? JSON.parse(text) : undefined };
 }
 
+/** POST /verify with a raw or JSON body and extra headers (a header set to '' is sent empty), as tenant 0. */
+export async function postVerify(base: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}/ai/v1/face-verification/verify`, {
+    method: 'POST',
+    headers: { authorization: tokenFor(0), 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
 /**
  * Polls until `check` holds; a poll interval bounded in count, not a sleep standing in for an event. A
  * poll that throws (the API restarting, say) counts as not yet; the last value or error is in the failure.
