@@ -21,7 +21,10 @@ export function keys(prefix: string, queue: string) {
     idempotency: (tenant: string, keyHash: string) => `${base}:fm:idem:${tenant}:${keyHash}`,
     /** Per-tenant request counter for one minute's window. */
     rate: (tenant: string, window: number) => `${base}:fm:rate:${tenant}:${window}`,
-    /** A job's record, kept by a feature beside its job (a webhook delivery's status, attempts, last code). */
-    record: (jobId: string) => `${base}:fm:record:${jobId}`,
+    /**
+     * A record a feature keeps beside its jobs: on the delivery queue, each verification job's webhook state
+     * (status, attempts, last code and time). The `webhook` segment keeps the key earlier versions wrote.
+     */
+    record: (id: string) => `${base}:fm:webhook:${id}`,
   };
 }

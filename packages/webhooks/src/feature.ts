@@ -60,9 +60,9 @@ export class Webhooks {
   }
 
   private async enqueue(data: DeliveryJobData): Promise<void> {
-    const id = deliveryJobId(data.jobId);
-    await this.deliveries.initRecord(id, { status: 'pending', attempts: '0' }, this.settings.resultTtlS);
-    await this.deliveries.add(data, { jobId: id, attempts: this.settings.maxAttempts, keepForS: this.settings.resultTtlS });
+    // The state record is keyed by the verification job, as GET /jobs/{id} reads it.
+    await this.deliveries.initRecord(data.jobId, { status: 'pending', attempts: '0' }, this.settings.resultTtlS);
+    await this.deliveries.add(data, { jobId: deliveryJobId(data.jobId), attempts: this.settings.maxAttempts, keepForS: this.settings.resultTtlS });
   }
 
   /**
@@ -76,7 +76,7 @@ export class Webhooks {
   }
 
   async state(jobId: string): Promise<WebhookState | undefined> {
-    const h = await this.deliveries.readRecord(deliveryJobId(jobId));
+    const h = await this.deliveries.readRecord(jobId);
     if (!h.status) return undefined;
     return {
       status: h.status as WebhookState['status'],
@@ -93,7 +93,7 @@ export class Webhooks {
   async erase(jobId: string): Promise<WebhookState | undefined> {
     const before = await this.state(jobId);
     await this.deliveries.remove(deliveryJobId(jobId), 'a webhook delivery for this job is in flight; retry shortly');
-    await this.deliveries.deleteRecord(deliveryJobId(jobId));
+    await this.deliveries.deleteRecord(jobId);
     return before;
   }
 
@@ -155,7 +155,7 @@ export function startDeliveries(settings: DeliverySettings, log: JobLog, observe
       const gone = res.status === 410 || res.permanent === true;
       const status = ok ? 'delivered' : gone || last ? 'failed' : 'pending';
       await records.setRecord(
-        job.id,
+        jobId,
         { status, attempts: String(attempt), lastAttemptAt: new Date().toISOString(), ...(res.status ? { lastStatusCode: String(res.status) } : {}) },
         settings.resultTtlS,
       );
