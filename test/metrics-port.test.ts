@@ -34,7 +34,9 @@ describe.skipIf(!redisUrl)('a taken metrics port', () => {
     tally.fault('the metrics port is taken');
   });
 
-  it('says once, naming METRICS_PORT and the port, why metrics are off', () => {
+  it('says once, naming METRICS_PORT and the port, why metrics are off', async () => {
+    // The log is what is under test; it precedes the "worker ready" line on the same stream.
+    await svc.workers[0]!.waitFor(/worker ready/);
     const warnings = svc.workers[0]!.output.filter((l) => l.includes('METRICS_PORT'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(String(port));

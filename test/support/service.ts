@@ -21,6 +21,7 @@ export interface Proc {
   output: string[];
   /** Resolves with the first output line matching, however late it comes. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves once the process has exited and its output is all read ('close', not 'exit'). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The process's ready message (a worker's names its backend and metrics port). */
   ready?: Record<string, unknown>;
@@ -45,7 +46,7 @@ function start(script: string, env: NodeJS.ProcessEnv, readyType: string): Promi
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('close', (code, signal) => res({ code, signal })));
   const proc: Proc = {
     child,
     output,
