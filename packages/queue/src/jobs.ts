@@ -66,14 +66,7 @@ export class JobQueue<Data> {
   /** Removes the job and its event-stream entries. A worker holding it now: 409 JOB_ACTIVE, to retry. */
   async remove(jobId: string, busy: string): Promise<void> {
     const job = await Job.fromId(this.queue, jobId);
-    if (job) {
-      try {
-        await job.remove();
-      } catch (err) {
-        if (err instanceof Error && /locked/.test(err.message)) throw new FaceMatchError('JOB_ACTIVE', busy, { retryAfterS: 2 });
-        throw err;
-      }
-    }
+    if (job) await removeUnlessLocked(job, busy);
     await purgeEvents(this.redis, `${this.prefix}:${this.def.queue}:events`, jobId);
   }
 
@@ -100,6 +93,18 @@ export class JobQueue<Data> {
   async close(): Promise<void> {
     await this.queue.close();
     this.redis.disconnect();
+  }
+}
+
+export const jobActive = (message: string) => new FaceMatchError('JOB_ACTIVE', message, { retryAfterS: 2 });
+
+/** BullMQ refuses to remove a job a worker holds the lock of; that is a 409 to retry, not a fault. */
+export async function removeUnlessLocked(job: Job, message: string): Promise<void> {
+  try {
+    await job.remove();
+  } catch (err) {
+    if (err instanceof Error && /locked/.test(err.message)) throw jobActive(message);
+    throw err;
   }
 }
 

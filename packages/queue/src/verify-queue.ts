@@ -14,7 +14,7 @@ import { JOBS, addJob } from './define-job.ts';
 import { DELIVERY_QUEUE, VERIFY_QUEUE, keys } from './keys.ts';
 import { connect, isTransientRedisError, type ConnectionLog, type Redis } from './redis.ts';
 import { decodeJobError, isOurs } from './job-error.ts';
-import { purgeEvents } from './jobs.ts';
+import { jobActive, purgeEvents, removeUnlessLocked } from './jobs.ts';
 
 /** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
 const EVENTS_MAX_LEN = 2000;
@@ -316,18 +316,6 @@ async function readyWithin(redis: Redis, ms: number): Promise<void> {
     };
     redis.once('ready', onReady);
   });
-}
-
-const jobActive = (message: string) => new FaceMatchError('JOB_ACTIVE', message, { retryAfterS: 2 });
-
-/** BullMQ refuses to remove a job a worker holds the lock of; that is a 409 to retry, not a fault. */
-async function removeUnlessLocked(job: Job, message: string): Promise<void> {
-  try {
-    await job.remove();
-  } catch (err) {
-    if (err instanceof Error && /locked/.test(err.message)) throw jobActive(message);
-    throw err;
-  }
 }
 
 function toStatus(state: string): JobStatus {

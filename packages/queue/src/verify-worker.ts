@@ -69,11 +69,17 @@ export class VerifyWorker {
      * expired images) before the job is marked finished; ends BullMQ decides without our processor (stalled
      * past its limit) from the 'failed' listener.
      */
+    const announced = new Set<string>(); // ends this process announced, until their 'failed' event
     const announce = async (job: Job<VerifyJobData, VerifyResult, string>, outcome: Outcome, fields: object) => {
       if (!hooks.ended) return;
       const { tenant, webhookUrl, metadata } = job.data;
       const end: VerifyJobEnd = { jobId: job.id!, tenant, outcome, ...(webhookUrl ? { webhookUrl } : {}), ...(metadata ? { metadata } : {}) };
       await ride(fields, () => hooks.ended!(end));
+    };
+    /** The processor's announcement of an end it decided; a failure's is remembered for the 'failed' listener. */
+    const announceDecided = async (job: Job<VerifyJobData, VerifyResult, string>, outcome: Outcome, fields: object) => {
+      await announce(job, outcome, fields);
+      if ('error' in outcome) announced.add(job.id!);
     };
 
     // The payload is validated by the job definition before this runs (processorFor).
@@ -84,7 +90,7 @@ export class VerifyWorker {
       // A re-run after a crash between finishing and recording: answer what was already decided.
       const saved = await redis.get(k.outcome(id));
       if (saved) {
-        await announce(job, JSON.parse(saved) as Outcome, fields);
+        await announceDecided(job, JSON.parse(saved) as Outcome, fields);
         return settle(JSON.parse(saved) as Outcome);
       }
 
@@ -108,7 +114,7 @@ export class VerifyWorker {
       // The images go in the same transaction that records the outcome. Redis refusing it (out of
       // memory, a failover) is waited out here, holding the finished work, rather than spending an attempt.
       await ride(fields, () => execOrThrow(redis.multi().del(...k.images(id)).set(k.outcome(id), JSON.stringify(outcome), 'EX', settings.outcomeTtlS)));
-      await announce(job, outcome, fields);
+      await announceDecided(job, outcome, fields);
       return settle(outcome);
     };
 
@@ -149,9 +155,11 @@ export class VerifyWorker {
         const error = decodeJobError(err.message);
         log.info({ jobId: job.id, code: error.code, reason: err.message.slice(0, 200) }, 'job failed');
         observe({ outcome: 'failed', code: error.code, queueWaitMs: queueWait(job) });
-        // A no-op when the processor announced this end; the only announcement of a job that BullMQ failed
-        // without running it (stalled past the limit) or that failed on an error the processor threw.
-        announce(job, { error }, { jobId: job.id }).catch((e: unknown) => log.error({ jobId: job.id, err: e }, 'could not enqueue the webhook of a failed job'));
+        // The processor announced the ends it decided; this announces those it did not: a job BullMQ failed
+        // without running it (stalled past the limit), or one failed by an error the processor threw.
+        if (!announced.delete(job.id!)) {
+          announce(job, { error }, { jobId: job.id }).catch((e: unknown) => log.error({ jobId: job.id, err: e }, 'could not announce the end of a failed job'));
+        }
       }
     });
     return new VerifyWorker(worker, redis);
