@@ -5,22 +5,18 @@ export function encodeJobError(err: FaceMatchError | ErrorBody['error']): string
   return JSON.stringify(err instanceof FaceMatchError ? err.toJSON() : err);
 }
 
-/** A failure reason this package encoded (as opposed to BullMQ's own text, or any other error). */
-export function isOurs(reason: string): boolean {
-  try {
-    const parsed = JSON.parse(reason) as { code?: unknown };
-    return typeof parsed?.code === 'string' && parsed.code in ERROR_CATALOG;
-  } catch {
-    return false;
-  }
-}
-
-export function decodeJobError(reason: string | undefined): ErrorBody['error'] {
+/** A failure reason this package encoded, or undefined for anything else (BullMQ's own text, other errors). */
+export function parseJobError(reason: string | undefined): ErrorBody['error'] | undefined {
   try {
     const parsed = JSON.parse(reason ?? '') as ErrorBody['error'];
     if (parsed && typeof parsed.code === 'string' && parsed.code in ERROR_CATALOG) return parsed;
   } catch {
-    // not one of ours: BullMQ's own failures (stalled too often, lock lost) are internal errors
+    // not JSON: not one of ours
   }
-  return { code: 'INTERNAL' as ErrorCode, message: 'the job failed on our side' };
+  return undefined;
+}
+
+/** Ours as encoded; BullMQ's own failures (stalled too often, lock lost) are internal errors. */
+export function decodeJobError(reason: string | undefined): ErrorBody['error'] {
+  return parseJobError(reason) ?? { code: 'INTERNAL' as ErrorCode, message: 'the job failed on our side' };
 }

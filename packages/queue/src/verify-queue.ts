@@ -13,7 +13,7 @@ import {
 import { JOBS, addJob } from './define-job.ts';
 import { DELIVERY_QUEUE, VERIFY_QUEUE, keys } from './keys.ts';
 import { connect, isTransientRedisError, type ConnectionLog, type Redis } from './redis.ts';
-import { decodeJobError, isOurs } from './job-error.ts';
+import { decodeJobError, parseJobError } from './job-error.ts';
 import { jobActive, purgeEvents, removeUnlessLocked } from './jobs.ts';
 
 /** Queue events carry results; keep the stream short (BullMQ's default is 10,000). */
@@ -206,7 +206,8 @@ export class VerifyQueueClient {
       return { state: 'completed', result: await job.waitUntilFinished(this.events, timeoutMs) };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (isOurs(message)) return { state: 'failed', error: decodeJobError(message) };
+      const ours = parseJobError(message);
+      if (ours) return { state: 'failed', error: ours };
       if (/timed out before finishing/.test(message)) return { state: 'pending' };
       if (isTransientRedisError(err)) throw new FaceMatchError('QUEUE_UNAVAILABLE', 'the job queue is unavailable; retry shortly', { cause: err });
       return { state: 'failed', error: decodeJobError(message) };
