@@ -99,25 +99,22 @@ ${generatedSecrets.map((s) => `  ${s}`).join('\n')}
 
 
 let stopping = false;
-// A role that keeps dying takes the service down with a non-zero exit, rather than a half-alive one.
-for (const sup of [workers, api]) {
-  void sup.gaveUp.then(async () => {
-    stopping = true;
-    await Promise.all([workers.stop('SIGTERM'), api.stop('SIGTERM')]);
-    redisChild?.kill('SIGTERM');
-    process.exit(1);
-  });
+/** API first (no new requests), then workers (finishing their jobs), then the private Redis, if any. */
+async function stopAll(code: number): Promise<never> {
+  stopping = true;
+  // A group SIGTERM (Ctrl-C, docker stop) has already reached the workers: none may be restarted while the API stops.
+  workers.stopRestarting();
+  await api.stop('SIGTERM');
+  await workers.stop('SIGTERM');
+  redisChild?.kill('SIGTERM');
+  process.exit(code);
 }
+// A role that keeps dying takes the service down with a non-zero exit, rather than a half-alive one.
+for (const sup of [workers, api]) void sup.gaveUp.then(() => stopAll(1));
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, async () => {
+  process.on(signal, () => {
     if (stopping) return;
-    stopping = true;
     log.info({ signal }, 'stopping: API first (no new requests), then workers (finishing their jobs)');
-    // A group SIGTERM (Ctrl-C, docker stop) has already reached the workers: none may be restarted while the API stops.
-    workers.stopRestarting();
-    await api.stop('SIGTERM');
-    await workers.stop('SIGTERM');
-    redisChild?.kill('SIGTERM');
-    process.exit(0);
+    void stopAll(0);
   });
 }
