@@ -1,9 +1,11 @@
 // Plain ESM (not TypeScript) so that `npm install`'s postinstall can stage weights before tsx exists.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { GRAPHS, buildGraph } from './onnx/index.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -42,8 +44,44 @@ export function stageModels(dir = defaultModelsDir) {
     const to = join(dir, f.file);
     if (!(existsSync(to) && sha256(readFileSync(to)) === f.sha256)) copyFileSync(join(src, f.file), to);
   }
-  readVerifiedModels(dir);
+  const weights = readVerifiedModels(dir);
+  for (const g of manifest.graphs ?? []) {
+    const to = join(dir, g.file);
+    if (!(existsSync(to) && sha256(readFileSync(to)) === g.sha256)) writeFileSync(to, buildGraph(g.from, (f) => weights.get(f)));
+  }
+  readVerifiedGraphs(dir, weights);
   return dir;
+}
+
+/** Every graph this package converts, built now from the weights (`files`: name → bytes). */
+export function buildGraphs(files) {
+  return GRAPHS.map((g) => {
+    const bytes = buildGraph(g.from, (f) => files.get(f));
+    return { file: g.file, from: g.from, bytes: bytes.length, sha256: sha256(bytes), data: bytes };
+  });
+}
+
+/**
+ * The ONNX graphs of the nets (face-api net name → bytes), each checked against manifest.json's sha256.
+ * A graph missing from `dir` (weights staged by hand, say) is converted in memory from the verified
+ * weights: the conversion is deterministic, so the checksum holds either way.
+ */
+export function readVerifiedGraphs(dir = defaultModelsDir, weights = readVerifiedModels(dir)) {
+  const problems = [];
+  const graphs = new Map();
+  for (const g of manifest.graphs ?? []) {
+    const path = join(dir, g.file);
+    const buf = existsSync(path) ? readFileSync(path) : buildGraph(g.from, (f) => weights.get(f));
+    if (buf.length !== g.bytes || sha256(buf) !== g.sha256) problems.push(`${g.file}: sha256 mismatch (not the conversion of the pinned weights)`);
+    else graphs.set(g.from, buf);
+  }
+  if (problems.length > 0) {
+    const err = new Error(`ONNX graphs in ${dir} failed verification:\n  - ${problems.join('\n  - ')}\nRe-stage them with "npm run stage -w @facematch/models".`);
+    err.code = 'MODELS_INVALID';
+    err.problems = problems;
+    throw err;
+  }
+  return graphs;
 }
 
 /**
