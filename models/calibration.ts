@@ -14,6 +14,7 @@ import {
   type ModelBinding,
   type ModelInfo,
   type PolicyName,
+  type RecogniserDescriptor,
 } from '@facematch/contracts';
 import { manifest, weightsSha256 } from '@facematch/models'; // the package's own entry, with its types
 
@@ -24,8 +25,12 @@ import { manifest, weightsSha256 } from '@facematch/models'; // the package's ow
 export const PIPELINE_VERSION = '2026-12.confident-subject.full-res-small-faces';
 export const RECOGNIZER = 'face_recognition_resnet_128d';
 
-/** What this engine's calibration must be bound to. */
-export function modelBinding(): ModelBinding {
+/**
+ * What this engine's calibration must be bound to: face-api's weights, or an operator's recogniser
+ * (its name and the sha256 of its ONNX file; detection and landmarks still come from face-api's).
+ */
+export function modelBinding(recogniser?: RecogniserDescriptor): ModelBinding {
+  if (recogniser) return { version: `face-api@${manifest.source.version}+${recogniser.name}`, recognizer: recogniser.name, weightsSha256: recogniser.sha256, pipeline: PIPELINE_VERSION };
   return { version: `face-api@${manifest.source.version}`, recognizer: RECOGNIZER, weightsSha256: weightsSha256(), pipeline: PIPELINE_VERSION };
 }
 
@@ -53,11 +58,20 @@ export function loadCalibration(path: string, binding: ModelBinding = modelBindi
 }
 
 /** What GET /model answers: the weights, the pipeline, and the operating points results are decided by. */
-export function modelInfo(cal: Calibration, opts: { detector: string; defaultPolicy?: PolicyName; thresholdOverride?: number }): ModelInfo {
+export function modelInfo(
+  cal: Calibration,
+  opts: { detector: string; defaultPolicy?: PolicyName; thresholdOverride?: number; recogniser?: { descriptor: RecogniserDescriptor; bytes: number } },
+): ModelInfo {
   const { impostorCdf: _cdf, ...calibration } = cal;
+  const r = opts.recogniser;
   return {
-    engine: { version: cal.model.version, pipeline: PIPELINE_VERSION, detector: opts.detector, recognizer: RECOGNIZER },
-    files: manifest.files.map((f) => ({ file: f.file, bytes: f.bytes, sha256: f.sha256 })),
+    engine: { version: cal.model.version, pipeline: PIPELINE_VERSION, detector: opts.detector, recognizer: r?.descriptor.name ?? RECOGNIZER },
+    ...(r ? { recogniser: { name: r.descriptor.name, licence: r.descriptor.licence, ...(r.descriptor.source ? { source: r.descriptor.source } : {}), distance: r.descriptor.distance, embedding: r.descriptor.embedding } } : {}),
+    files: [
+      ...manifest.files.map((f) => ({ file: f.file, bytes: f.bytes, sha256: f.sha256 })),
+      ...(manifest.graphs ?? []).map((f) => ({ file: f.file, bytes: f.bytes, sha256: f.sha256 })),
+      ...(r ? [{ file: r.descriptor.onnx, bytes: r.bytes, sha256: r.descriptor.sha256 }] : []),
+    ],
     defaultPolicy: opts.thresholdOverride !== undefined ? CUSTOM_POLICY : (opts.defaultPolicy ?? cal.default),
     ...(opts.thresholdOverride !== undefined ? { thresholdOverride: opts.thresholdOverride } : {}),
     calibration,

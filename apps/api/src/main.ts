@@ -6,7 +6,8 @@ import { Supervisor } from '@facematch/supervisor';
 import { ApiMetrics } from '@facematch/metrics';
 import { VerifyQueueClient } from '@facematch/queue';
 import { Webhooks } from '@facematch/webhooks';
-import { loadCalibration, modelInfo } from '@facematch/models/calibration';
+import { loadCalibration, modelBinding, modelInfo } from '@facematch/models/calibration';
+import { loadRecogniser } from '@facematch/models/recogniser';
 import { calibrationPath } from '@facematch/models';
 import type { ModelInfo } from '@facematch/contracts';
 import { createApp } from './app.ts';
@@ -18,7 +19,12 @@ const log = createLogger({ name: 'api', level: env.LOG_LEVEL });
 // Read once at start: a calibration for other weights stops the API as it stops the workers.
 let model: ModelInfo;
 try {
-  model = modelInfo(loadCalibration(env.FACEMATCH_CALIBRATION ?? calibrationPath), {
+  // An operator's recogniser: the calibration must be the one made for it (the API loads no runtime).
+  const plugged = env.FACEMATCH_RECOGNISER ? loadRecogniser(env.FACEMATCH_RECOGNISER) : undefined;
+  const calPath = env.FACEMATCH_CALIBRATION ?? (plugged ? plugged.calibrationPath : calibrationPath);
+  if (!calPath) throw new Error(`recogniser ${plugged!.descriptor.name} names no calibration; set FACEMATCH_CALIBRATION`);
+  model = modelInfo(loadCalibration(calPath, modelBinding(plugged?.descriptor)), {
+    ...(plugged ? { recogniser: { descriptor: plugged.descriptor, bytes: plugged.bytes.length } } : {}),
     detector: env.FACE_DETECTOR,
     defaultPolicy: env.FACEMATCH_POLICY,
     thresholdOverride: env.FACEMATCH_THRESHOLD,

@@ -2,7 +2,7 @@
  * `facematch calibrate`: measures the named operating points on the calibration sets and writes the
  * calibration file the engine decides by. Deterministic: the same photos and engine give the same bytes.
  */
-import { POLICY_NAMES, type Calibration, type PolicyName } from '@facematch/contracts';
+import { POLICY_NAMES, type Calibration, type ModelBinding, type PolicyName } from '@facematch/contracts';
 import { modelBinding } from '@facematch/engine';
 import { atPolicy, pairCount, sorted, thresholdAtFmr, type ScoredSet } from './biometrics.ts';
 
@@ -40,7 +40,7 @@ const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
 const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
 const sig = (v: number) => Number(v.toPrecision(6));
 
-export function buildCalibration(scored: ScoredSet, info: CalibrationSetInfo, command: string): Calibration {
+export function buildCalibration(scored: ScoredSet, info: CalibrationSetInfo, command: string, binding: ModelBinding = modelBinding()): Calibration {
   const imp = sorted(scored.impostor.fused);
   const nI = pairCount(scored.impostor);
   const at = (target: number) => {
@@ -76,7 +76,7 @@ export function buildCalibration(scored: ScoredSet, info: CalibrationSetInfo, co
   }
   return {
     schema: 1,
-    model: modelBinding(),
+    model: binding,
     set: { ...info, genuinePairs: pairCount(scored.genuine), impostorPairs: nI },
     command,
     default: DEFAULT_POLICY,

@@ -18,8 +18,8 @@ export type Embedded =
   | { key: string; ok: false; code: string; ms: number };
 
 /** What the embeddings depend on: a cache hit needs all of it equal. */
-export function engineFingerprint(engine: Pick<FaceEngine, 'backend' | 'detector' | 'subjectRule'>): string {
-  return createHash('sha256').update(JSON.stringify({ ...modelBinding(), backend: engine.backend, detector: engine.detector, subject: engine.subjectRule })).digest('hex').slice(0, 16);
+export function engineFingerprint(engine: Pick<FaceEngine, 'backend' | 'detector' | 'subjectRule' | 'recogniser'>): string {
+  return createHash('sha256').update(JSON.stringify({ ...modelBinding(engine.recogniser.descriptor), backend: engine.backend, detector: engine.detector, subject: engine.subjectRule })).digest('hex').slice(0, 16);
 }
 
 /** Embeds one photo in this process. */

@@ -1,7 +1,7 @@
 /** `eval --set` and `calibrate`: every photo embedded once, then every pair scored. */
 import { basename } from 'node:path';
 import type { Calibration } from '@facematch/contracts';
-import type { DecisionPolicy, EngineOptions, FaceEngine } from '@facematch/engine';
+import { loadRecogniser, modelBinding, type DecisionPolicy, type EngineOptions, type FaceEngine } from '@facematch/engine';
 import { biometricBlock, type BiometricBlock } from './biometric-eval.ts';
 import { buildCalibration } from './calibrate.ts';
 import { filesSha256, type ImageSet } from './dataset.ts';
@@ -60,5 +60,6 @@ export async function calibrate(sets: readonly ImageSet[], opts: SetRunOptions):
       failedToAcquire: items.filter((i) => !i.embedded.ok).length,
     },
     `facematch calibrate ${sets.map(spec).join(' ')}`,
+    modelBinding(opts.engineOptions.recogniser ? loadRecogniser(opts.engineOptions.recogniser).descriptor : undefined),
   );
 }

@@ -28,9 +28,12 @@ const decisionEnv = {
   FACEMATCH_THRESHOLD: z.coerce.number().positive().max(2).optional(),
   /** The calibration file; unset means the one that ships with the models (models/calibration.json). */
   FACEMATCH_CALIBRATION: z.string().min(1).optional(),
+  /** An operator's recogniser descriptor (JSON) instead of face-api's ResNet; see docs/engine.md. */
+  FACEMATCH_RECOGNISER: z.string().min(1).optional(),
 };
 
-const tfBackend = z.enum(['auto', 'cuda', 'tensorflow', 'wasm']).default('auto');
+/** The runtime: `auto` takes cuda (tfjs-node-gpu with a visible GPU), then onnx (onnxruntime-node), then wasm. */
+const tfBackend = z.enum(['auto', 'cuda', 'tensorflow', 'wasm', 'onnx']).default('auto');
 
 export const engineEnvSchema = z.object({
   TF_BACKEND: tfBackend,
@@ -43,6 +46,17 @@ export const engineEnvSchema = z.object({
   /** Recognition micro-batch: unset means on (8) for native backends, off for WASM. 1 turns it off. */
   BATCH_SIZE: z.coerce.number().int().positive().optional(),
   BATCH_WINDOW_MS: posInt(5),
+  /**
+   * onnxruntime intra-op threads per session. 1: the service runs one worker process per core, so a
+   * second thread would only contend with the neighbouring process.
+   */
+  ONNX_THREADS: posInt(1),
+  /** onnxruntime execution providers, in order (`cuda,cpu` on a GPU host with the CUDA provider installed). */
+  ONNX_PROVIDERS: z
+    .string()
+    .default('cpu')
+    .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['cpu', 'cuda', 'webgpu'])).min(1)),
   LOG_LEVEL: LogLevelSchema.default('info'),
 });
 export type EngineEnv = z.infer<typeof engineEnvSchema>;

@@ -80,6 +80,8 @@ export type Calibration = z.infer<typeof CalibrationSchema>;
 export const ModelInfoSchema = z.object({
   /** Each result names the backend that computed it (workers may differ: GPU and CPU machines). */
   engine: z.object({ version: z.string(), pipeline: z.string(), detector: z.string(), recognizer: z.string() }),
+  /** Set when an operator's recogniser replaces face-api's (FACEMATCH_RECOGNISER). */
+  recogniser: z.object({ name: z.string(), licence: z.string(), source: z.string().optional(), distance: z.enum(['cosine', 'euclidean']), embedding: z.number().int() }).optional(),
   files: z.array(z.object({ file: z.string(), bytes: z.number().int(), sha256: z.string() })),
   /** The policy this service decides by when a request names none. */
   defaultPolicy: z.string(),

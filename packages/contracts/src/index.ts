@@ -5,3 +5,4 @@ export * from './api.ts';
 export * from './image-header.ts';
 export * from './webhook-signature.ts';
 export * from './calibration.ts';
+export * from './recogniser.ts';

@@ -25,7 +25,8 @@ export const WarningSchema = z.object({
   message: z.string(),
 });
 
-export const BackendSchema = z.enum(['wasm', 'tensorflow', 'cuda', 'cpu']);
+/** The runtime the nets ran on: face-api on a tfjs backend, or the same weights on onnxruntime-node (`onnx`). */
+export const BackendSchema = z.enum(['wasm', 'tensorflow', 'cuda', 'onnx', 'cpu']);
 
 export const VerifyResultSchema = z.object({
   /** The seed contract's only field: true exactly when `decision` is `match`. */

@@ -1,6 +1,7 @@
 /**
- * The one place that picks the tfjs backend. Everything else takes `tf` and `faceapi` from here,
- * so a backend change can never leave two tfjs instances in one process.
+ * The one place that picks the runtime the nets run on: face-api on a tfjs backend (`wasm`, `tensorflow`,
+ * `cuda`), or the same weights as ONNX graphs on onnxruntime-node (`onnx`). Everything else takes `tf`,
+ * `faceapi` and `ort` from here, so a change can never leave two tfjs instances in one process.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,14 +10,19 @@ import type * as TF from '@tensorflow/tfjs';
 import type * as FaceApi from '@vladmandic/face-api';
 import type { Backend } from '@facematch/contracts';
 import { FaceMatchError } from '@facematch/contracts';
+import { readVerifiedGraphs, readVerifiedModels } from '@facematch/models';
 import { patchWasmConcat, type KernelPatch } from './kernels.ts';
+import type { RuntimeNets } from './nets.ts';
+import { DEFAULT_ONNX, OnnxNets, faceApiRecogniser, type OnnxSettings, type Ort, type RecogniserGraph } from './onnx/nets.ts';
+import { TfjsNets } from './tfjs-nets.ts';
 
 const require = createRequire(import.meta.url);
 
-export type BackendRequest = 'auto' | 'cuda' | 'tensorflow' | 'wasm';
+export type BackendRequest = 'auto' | 'cuda' | 'tensorflow' | 'wasm' | 'onnx';
+export type TfjsBackend = 'cuda' | 'tensorflow' | 'wasm';
 
 export interface LoadedBackend {
-  backend: Backend;
+  backend: TfjsBackend;
   tf: typeof TF;
   faceapi: typeof FaceApi;
   /** Why this backend was chosen, for the startup log. */
@@ -46,20 +52,33 @@ export function gpuVisible(): boolean {
   return existsSync('/dev/nvidia0');
 }
 
+/**
+ * `auto`: CUDA (tfjs-node-gpu, the GPU path) when the package is installed and a GPU is visible; else
+ * onnxruntime-node's CPU provider, which ships inside its npm package; else the embedded WASM backend.
+ * tfjs-node (`tensorflow`) is only taken when asked for: on CPU, onnx runs the same weights faster.
+ */
 export function chooseBackend(
   request: BackendRequest,
   probe: { installed: (pkg: string) => boolean; gpuVisible: () => boolean } = { installed, gpuVisible },
 ): { backend: Exclude<Backend, 'cpu'>; reason: string } {
-  if (request === 'cuda' || request === 'tensorflow' || request === 'wasm') {
-    return { backend: request, reason: `TF_BACKEND=${request}` };
-  }
+  if (request !== 'auto') return { backend: request, reason: `TF_BACKEND=${request}` };
   if (probe.installed('@tensorflow/tfjs-node-gpu') && probe.gpuVisible()) {
     return { backend: 'cuda', reason: 'auto: @tensorflow/tfjs-node-gpu installed and a GPU is visible' };
   }
-  if (probe.installed('@tensorflow/tfjs-node')) {
-    return { backend: 'tensorflow', reason: 'auto: @tensorflow/tfjs-node installed' };
+  if (probe.installed(ONNX_PKG)) return { backend: 'onnx', reason: `auto: ${ONNX_PKG} installed (CPU provider)` };
+  return { backend: 'wasm', reason: 'auto: no native runtime installed, using embedded WASM' };
+}
+
+const ONNX_PKG = 'onnxruntime-node';
+export { DEFAULT_ONNX, type OnnxSettings };
+
+/** onnxruntime-node, or why it cannot load here (a missing package, or a native library that fails to open). */
+export function loadOrt(): Ort {
+  try {
+    return require(ONNX_PKG) as Ort;
+  } catch (cause) {
+    throw new FaceMatchError('INTERNAL', `TF_BACKEND=onnx needs ${ONNX_PKG}, which failed to load: ${(cause as Error).message}`, { cause });
   }
-  return { backend: 'wasm', reason: 'auto: no native tfjs package installed, using embedded WASM' };
 }
 
 const NATIVE_PKG = { cuda: '@tensorflow/tfjs-node-gpu', tensorflow: '@tensorflow/tfjs-node' } as const;
@@ -71,8 +90,8 @@ const FACEAPI_DIST = {
 
 let loaded: LoadedBackend | undefined;
 
-export async function loadBackend(request: BackendRequest): Promise<LoadedBackend> {
-  const { backend, reason } = chooseBackend(request);
+/** Loads face-api on one tfjs backend; one per process. */
+export async function loadBackend(backend: TfjsBackend, reason = `TF_BACKEND=${backend}`): Promise<LoadedBackend> {
   if (loaded) {
     if (loaded.backend !== backend) {
       throw new FaceMatchError('INTERNAL', `backend ${loaded.backend} is already loaded; cannot switch to ${backend} in one process`);
@@ -99,4 +118,53 @@ export async function loadBackend(request: BackendRequest): Promise<LoadedBacken
   const kernels = backend === 'wasm' ? patchWasmConcat(tf) : NO_PATCH;
   loaded = { backend, tf, faceapi, reason, kernels };
   return loaded;
+}
+
+/** The nets on the chosen runtime, with what the engine reports about it. */
+export interface OpenedRuntime {
+  backend: Exclude<Backend, 'cpu'>;
+  reason: string;
+  nets: RuntimeNets;
+  /** The tfjs side, for the tfjs runtimes only (yardsticks and kernel fixes need it). */
+  tfjs?: LoadedBackend;
+}
+
+export interface RuntimeOptions {
+  modelsDir: string;
+  onnx?: OnnxSettings;
+  /** A recogniser other than face-api's ResNet (onnx runtime only). */
+  recogniser?: RecogniserGraph;
+}
+
+/**
+ * Opens the nets on the requested runtime. Under `auto`, an onnxruntime-node that is installed but
+ * fails to open (a foreign libc, a broken install) falls back to WASM, saying why; an explicit
+ * request fails instead.
+ */
+export async function openRuntime(request: BackendRequest, opts: RuntimeOptions): Promise<OpenedRuntime> {
+  const chosen = chooseBackend(request);
+  const weights = verified(() => readVerifiedModels(opts.modelsDir));
+  if (chosen.backend === 'onnx') {
+    try {
+      const ort = loadOrt();
+      const graphs = verified(() => readVerifiedGraphs(opts.modelsDir, weights));
+      const recogniser = opts.recogniser ?? faceApiRecogniser(graphs.get('face_recognition_model')!);
+      return { ...chosen, nets: await OnnxNets.create(ort, graphs, recogniser, opts.onnx) };
+    } catch (err) {
+      if (request !== 'auto' || (err as FaceMatchError).code === 'MODELS_INVALID') throw err;
+      const tfjs = await loadBackend('wasm', `auto: ${ONNX_PKG} failed to open (${(err as Error).message}), using embedded WASM`);
+      return { backend: 'wasm', reason: tfjs.reason, nets: new TfjsNets(tfjs, weights), tfjs };
+    }
+  }
+  if (opts.recogniser) throw new FaceMatchError('INTERNAL', `a custom recogniser runs on the onnx runtime only, not on ${chosen.backend}`);
+  const tfjs = await loadBackend(chosen.backend, chosen.reason);
+  return { ...chosen, nets: new TfjsNets(tfjs, weights), tfjs };
+}
+
+function verified<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    throw new FaceMatchError('MODELS_INVALID', (cause as Error).message, { cause });
+  }
 }

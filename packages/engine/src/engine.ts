@@ -10,12 +10,17 @@ import {
   type VerifyResult,
   type Warning,
 } from '@facematch/contracts';
-import { calibrationPath, defaultModelsDir, manifest, readVerifiedModels } from '@facematch/models';
-import { Policies, RECOGNIZER, decide, inMirrorWindow, loadCalibration, type DecisionPolicy } from '@facematch/models/calibration';
-import { ALIGN_INDICES, CHIP_SIZE, chipTemplate, fitSimilarity, warpSimilarity, type Point, type RgbImage } from './align.ts';
-import { loadBackend, type BackendRequest, type LoadedBackend } from './backend.ts';
+import { calibrationPath, defaultModelsDir } from '@facematch/models';
+import { Policies, decide, inMirrorWindow, loadCalibration, modelBinding, type DecisionPolicy } from '@facematch/models/calibration';
+import { loadRecogniser } from '@facematch/models/recogniser';
+import { CHIP_SIZE, fitSimilarity, warpSimilarity, type Point, type RgbImage } from './align.ts';
+import { openRuntime, type BackendRequest, type LoadedBackend, type OnnxSettings, type OpenedRuntime } from './backend.ts';
 import { MicroBatcher } from './batcher.ts';
 import { decodeImage, decodeRegion, letterbox, type DecodeLimits, type DecodedImage, type ImageInput } from './decode.ts';
+import type { RuntimeNets } from './nets.ts';
+import { FACE_API_RESNET, euclidean, pluggedRecogniser, type Recogniser } from './recogniser.ts';
+
+export { euclidean };
 
 export type DetectorName = 'auto' | 'tiny' | 'ssd';
 
@@ -51,6 +56,13 @@ export interface EngineOptions {
    * for the native backends, off for WASM, where measurement showed no gain.
    */
   batch?: { size: number; windowMs: number };
+  /** onnxruntime settings (threads per session, execution providers); the defaults are 1 thread, CPU. */
+  onnx?: Partial<OnnxSettings>;
+  /**
+   * An operator's recogniser descriptor file (FACEMATCH_RECOGNISER) instead of face-api's ResNet: runs on
+   * the onnx runtime, and needs a calibration made for it (the descriptor's, or `calibration`).
+   */
+  recogniser?: string;
 }
 
 export interface AlignmentTuning {
@@ -99,6 +111,9 @@ export interface EngineEnvSettings {
   MAX_IMAGE_BYTES: number;
   BATCH_SIZE?: number | undefined;
   BATCH_WINDOW_MS: number;
+  ONNX_THREADS: number;
+  ONNX_PROVIDERS: string[];
+  FACEMATCH_RECOGNISER?: string | undefined;
 }
 
 /** The engine's options from the environment's settings. */
@@ -113,6 +128,8 @@ export function engineOptionsFromEnv(env: EngineEnvSettings, log?: EngineOptions
     maxPixels: env.MAX_IMAGE_PIXELS,
     maxBytes: env.MAX_IMAGE_BYTES,
     ...(env.BATCH_SIZE ? { batch: { size: env.BATCH_SIZE, windowMs: env.BATCH_WINDOW_MS } } : {}),
+    onnx: { threads: env.ONNX_THREADS, providers: env.ONNX_PROVIDERS },
+    recogniser: env.FACEMATCH_RECOGNISER,
     log,
   };
 }
@@ -194,11 +211,13 @@ export class FaceEngine {
   readonly policies: Policies | undefined;
   readonly detector: DetectorName;
   readonly version: string;
-  private readonly tf: typeof TF;
-  private readonly faceapi: LoadedBackend['faceapi'];
-  private readonly kernels: LoadedBackend['kernels'];
+  /** Why this runtime was chosen (the startup log names it). */
+  readonly backendReason: string;
+  private readonly nets: RuntimeNets;
+  /** The tfjs side of a tfjs runtime; undefined on onnx. */
+  private readonly tfjs: LoadedBackend | undefined;
   private readonly limits: DecodeLimits;
-  private readonly template = chipTemplate();
+  readonly recogniser: Recogniser;
   private readonly tuning: DetectionTuning;
   private readonly alignment: AlignmentTuning;
   readonly subjectRule: SubjectRule;
@@ -208,34 +227,47 @@ export class FaceEngine {
   readonly batchSize: number;
 
   private constructor(
-    b: LoadedBackend,
+    b: OpenedRuntime,
     opts: Required<Pick<EngineOptions, 'detector' | 'maxPixels' | 'maxBytes'>> & Pick<EngineOptions, 'detection' | 'alignment' | 'batch' | 'subject'>,
     policies: Policies | undefined,
+    recogniser: Recogniser,
+    version: string,
   ) {
+    this.recogniser = recogniser;
     this.backend = b.backend;
-    this.tf = b.tf;
-    this.faceapi = b.faceapi;
-    this.kernels = b.kernels;
+    this.backendReason = b.reason;
+    this.nets = b.nets;
+    this.tfjs = b.tfjs;
     this.detector = opts.detector;
     this.tuning = { ...DEFAULT_TUNING[opts.detector], ...opts.detection };
     this.alignment = { ...DEFAULT_ALIGNMENT, ...opts.alignment };
     this.subjectRule = opts.subject ?? 'confident';
     const nets = [...new Set(this.tuning.passes.map((p) => (p.net === 'tiny' ? 'tiny_face_detector' : 'ssd_mobilenetv1')))];
     this.detectorLabel = nets.join('+');
-    const batch = opts.batch ?? (b.backend === 'wasm' ? undefined : { size: 8, windowMs: 5 });
+    // Batching pays where a forward pass has fixed costs to share (a GPU, libtensorflow's threads); on one
+    // WASM or onnxruntime thread a batch of 8 takes 8 times as long, so it only adds waiting.
+    const batch = opts.batch ?? (b.backend === 'wasm' || b.backend === 'onnx' ? undefined : { size: 8, windowMs: 5 });
     this.batcher = batch && batch.size > 1 ? new MicroBatcher((chips) => this.descriptors(chips), batch.size, batch.windowMs) : undefined;
     this.batchSize = this.batcher ? batch!.size : 1;
     this.policies = policies;
-    this.version = `face-api@${manifest.source.version}`;
+    this.version = version;
     this.limits = { maxPixels: opts.maxPixels, maxBytes: opts.maxBytes, workMaxSide: 1024 };
   }
 
-  /** Loads the backend and the checksum-verified weights once, then warms every net up. */
+  /** Opens the runtime on the checksum-verified weights (and graphs) once, then warms every net up. */
   static async create(opts: EngineOptions = {}): Promise<FaceEngine> {
     // The calibration is checked before the backend loads: a file for other weights fails fast.
-    const cal = opts.calibration === false ? undefined : typeof opts.calibration === 'object' ? opts.calibration : loadCalibration(opts.calibration ?? calibrationPath);
+    const plugged = opts.recogniser ? loadRecogniser(opts.recogniser) : undefined;
+    const recogniser = plugged ? pluggedRecogniser(plugged) : FACE_API_RESNET;
+    const binding = modelBinding(plugged?.descriptor);
+    const calPath = opts.calibration ?? plugged?.calibrationPath ?? (plugged ? undefined : calibrationPath);
+    if (calPath === undefined) {
+      throw new FaceMatchError('CALIBRATION_INVALID', `recogniser ${recogniser.name} has no calibration: run "facematch calibrate" with FACEMATCH_RECOGNISER set, and name the file in the descriptor or FACEMATCH_CALIBRATION`);
+    }
+    const cal = calPath === false ? undefined : typeof calPath === 'object' ? calPath : loadCalibration(calPath, binding);
     const policies = cal ? new Policies(cal, { default: opts.policy, thresholdOverride: opts.threshold }) : undefined;
-    const b = await loadBackend(opts.backend ?? 'auto');
+    const modelsDir = opts.modelsDir ?? defaultModelsDir;
+    const b = await openRuntime(opts.backend ?? 'auto', { modelsDir, onnx: { threads: opts.onnx?.threads ?? 1, providers: opts.onnx?.providers ?? ['cpu'] }, recogniser: recogniser.graph });
     const engine = new FaceEngine(b, {
       detector: opts.detector ?? 'auto',
       maxPixels: opts.maxPixels ?? 40_000_000,
@@ -244,64 +276,32 @@ export class FaceEngine {
       alignment: opts.alignment,
       batch: opts.batch,
       subject: opts.subject,
-    }, policies);
-    const modelsDir = opts.modelsDir ?? defaultModelsDir;
-    engine.loadWeights(modelsDir);
+    }, policies, recogniser, binding.version);
     await engine.warmUp();
     opts.log?.('face engine ready', {
       backend: b.backend,
       backendReason: b.reason,
+      ...(b.backend === 'onnx' ? { onnxThreads: opts.onnx?.threads ?? 1, onnxProviders: opts.onnx?.providers ?? ['cpu'] } : {}),
       detector: engine.detector,
       policy: policies?.defaultPolicy.name,
       threshold: policies?.defaultPolicy.threshold,
       batchSize: engine.batchSize,
+      recogniser: recogniser.name,
       modelsDir,
     });
     return engine;
   }
 
-  private loadWeights(dir: string): void {
-    let files: Map<string, Buffer>;
-    try {
-      files = readVerifiedModels(dir);
-    } catch (cause) {
-      throw new FaceMatchError('MODELS_INVALID', (cause as Error).message, { cause });
-    }
-    const nets = this.faceapi.nets;
-    const load = (name: string, net: { loadFromWeightMap(m: never): void; isLoaded: boolean }) => {
-      if (net.isLoaded) return;
-      const groups = JSON.parse(files.get(`${name}-weights_manifest.json`)!.toString('utf8')) as TF.io.WeightsManifestConfig;
-      const map: TF.NamedTensorMap = {};
-      for (const g of groups) {
-        const bytes = Buffer.concat(g.paths.map((p) => files.get(p)!));
-        Object.assign(map, this.tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), g.weights));
-      }
-      net.loadFromWeightMap(map as never);
-    };
-    load('tiny_face_detector_model', nets.tinyFaceDetector);
-    load('ssd_mobilenetv1_model', nets.ssdMobilenetv1);
-    load('face_landmark_68_model', nets.faceLandmark68Net);
-    load('face_recognition_model', nets.faceRecognitionNet);
-  }
-
   /** The first call of each net compiles kernels and allocates; pay that before reporting ready. */
   private async warmUp(): Promise<void> {
-    const tf = this.tf;
-    const before = tf.memory().numTensors;
-    const { nets } = this.faceapi;
-    const run = async (shape: [number, number, number], fn: (t: TF.Tensor3D) => Promise<unknown>) => {
-      const t = tf.fill(shape, 128, 'float32') as TF.Tensor3D;
-      try {
-        await fn(t);
-      } finally {
-        t.dispose();
-      }
-    };
-    await run([416, 416, 3], (t) => nets.tinyFaceDetector.locateFaces(t as never, new this.faceapi.TinyFaceDetectorOptions({ inputSize: 416 })));
-    if (this.tuning.passes.some((p) => p.net === 'ssd')) await run([512, 512, 3], (t) => nets.ssdMobilenetv1.locateFaces(t as never, new this.faceapi.SsdMobilenetv1Options()));
-    await run([LANDMARK_INPUT, LANDMARK_INPUT, 3], (t) => nets.faceLandmark68Net.detectLandmarks(t as never));
-    await run([CHIP_SIZE, CHIP_SIZE, 3], (t) => nets.faceRecognitionNet.computeFaceDescriptor(t as never));
-    if (tf.memory().numTensors !== before) throw new Error(`warm-up leaked ${tf.memory().numTensors - before} tensors`);
+    const before = this.nets.allocations();
+    const grey = (n: number) => new Uint8Array(n * n * 3).fill(128);
+    await this.nets.tinyFaces(grey(416), 416, 0.5);
+    if (this.tuning.passes.some((p) => p.net === 'ssd')) await this.nets.ssdFaces(grey(512), 0.5, 10);
+    await this.nets.landmarks(new Float32Array(LANDMARK_INPUT * LANDMARK_INPUT * 3).fill(128));
+    const chip = this.recogniser.chipSize;
+    await this.nets.descriptors([new Float32Array(chip * chip * 3).fill(128)]);
+    if (this.nets.allocations() !== before) throw new Error(`warm-up leaked ${this.nets.allocations() - before} ${this.backend} allocations`);
   }
 
   /**
@@ -309,7 +309,8 @@ export class FaceEngine {
    * FLOP counts). Nothing on the request path uses it.
    */
   runtime(): { tf: typeof TF; faceapi: LoadedBackend['faceapi']; kernels: LoadedBackend['kernels']; limits: DecodeLimits } {
-    return { tf: this.tf, faceapi: this.faceapi, kernels: this.kernels, limits: this.limits };
+    if (!this.tfjs) throw new FaceMatchError('INTERNAL', `the ${this.backend} runtime has no tfjs side; the yardsticks run on a tfjs backend`);
+    return { tf: this.tfjs.tf, faceapi: this.tfjs.faceapi, kernels: this.tfjs.kernels, limits: this.limits };
   }
 
   /** The calibrated policies; throws for an embed-only engine. */
@@ -343,7 +344,7 @@ export class FaceEngine {
    */
   async pairDistance(a: Described, b: Described, policy: DecisionPolicy = this.policy()): Promise<{ distance: number; mirrored: boolean }> {
     const plain = euclidean(a.descriptor, b.descriptor);
-    if (!this.alignment.flip || !inMirrorWindow(plain, policy)) return { distance: plain, mirrored: false };
+    if (!this.alignment.flip || !this.recogniser.mirror || !inMirrorWindow(plain, policy)) return { distance: plain, mirrored: false };
     const [ma, mb] = await Promise.all([a.mirrored(), b.mirrored()]);
     return { distance: euclidean(average(a.descriptor, ma), average(b.descriptor, mb)), mirrored: true };
   }
@@ -362,7 +363,7 @@ export class FaceEngine {
       reviewThreshold: policy.reviewUpTo,
       model: {
         detector: this.detectorLabel,
-        recognizer: RECOGNIZER,
+        recognizer: this.recogniser.name,
         backend: this.backend,
         version: this.version,
       },
@@ -393,11 +394,13 @@ export class FaceEngine {
     const src: RgbImage = full ?? img;
     const box = full ? full.toRegion(subject.box) : subject.box;
     const landmarks = await this.landmarks(src, box);
-    const chip = warpSimilarity(src, fitSimilarity(this.template, pick(landmarks)), CHIP_SIZE, CHIP_SIZE);
+    const { template, pick, chipSize } = this.recogniser;
+    const chip = warpSimilarity(src, fitSimilarity(template, pick(landmarks)), chipSize, chipSize);
     const [descriptor] = await this.describe([chip]);
     const t2 = performance.now();
     let mirror: Promise<Float32Array> | undefined;
-    const mirrored = () => (mirror ??= this.describe([flipped(chip, CHIP_SIZE)]).then(([d]) => d!));
+    // A recogniser without the mirror pass is its own mirror: averaging changes nothing, nothing runs.
+    const mirrored = this.recogniser.mirror ? () => (mirror ??= this.describe([flipped(chip, chipSize)]).then(([d]) => d!)) : () => Promise.resolve(descriptor!);
 
     const origBox = toOriginal(subject.box, img);
     const warnings: Warning[] = [];
@@ -427,20 +430,11 @@ export class FaceEngine {
     const { minScore } = this.tuning;
     const size = pass.net === 'ssd' ? 512 : pass.size;
     const lb = await letterbox(img, size, pass.margin);
-    const input = this.tf.tensor3d(lb.data, [size, size, 3], 'int32');
-    try {
-      const { nets, TinyFaceDetectorOptions, SsdMobilenetv1Options } = this.faceapi;
-      const found =
-        pass.net === 'tiny'
-          ? await nets.tinyFaceDetector.locateFaces(input as never, new TinyFaceDetectorOptions({ inputSize: size, scoreThreshold: minScore }))
-          : await nets.ssdMobilenetv1.locateFaces(input as never, new SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 10 }));
-      return found.map((d) => ({
-        score: d.score,
-        box: { x: (d.box.x - lb.left) / lb.scaleX, y: (d.box.y - lb.top) / lb.scaleY, width: d.box.width / lb.scaleX, height: d.box.height / lb.scaleY },
-      }));
-    } finally {
-      input.dispose();
-    }
+    const found = pass.net === 'tiny' ? await this.nets.tinyFaces(lb.data, size, minScore) : await this.nets.ssdFaces(lb.data, minScore, 10);
+    return found.map((d) => ({
+      score: d.score,
+      box: { x: (d.box.x - lb.left) / lb.scaleX, y: (d.box.y - lb.top) / lb.scaleY, width: d.box.width / lb.scaleX, height: d.box.height / lb.scaleY },
+    }));
   }
 
   /** 68 landmarks from a square crop around the detector box, in working-image coordinates. */
@@ -450,13 +444,8 @@ export class FaceEngine {
     const x0 = box.x + box.width / 2 - side / 2;
     const y0 = box.y + box.height / 2 - side / 2;
     const crop = warpSimilarity(img, { a: s, b: 0, tx: x0 + s / 2 - 0.5, ty: y0 + s / 2 - 0.5 }, LANDMARK_INPUT, LANDMARK_INPUT);
-    const input = this.tf.tensor3d(crop, [LANDMARK_INPUT, LANDMARK_INPUT, 3]);
-    try {
-      const lm = (await this.faceapi.nets.faceLandmark68Net.detectLandmarks(input as never)) as { relativePositions: Point[] };
-      return lm.relativePositions.map((p) => ({ x: x0 + p.x * side, y: y0 + p.y * side }));
-    } finally {
-      input.dispose();
-    }
+    const relative = await this.nets.landmarks(crop);
+    return relative.map((p) => ({ x: x0 + p.x * side, y: y0 + p.y * side }));
   }
 
   private describe(chips: Float32Array[]): Promise<Float32Array[]> {
@@ -464,28 +453,14 @@ export class FaceEngine {
   }
 
   /** One forward pass of the recognition net over any number of chips. */
-  private async descriptors(chips: Float32Array[]): Promise<Float32Array[]> {
-    const inputs = chips.map((c) => this.tf.tensor3d(c, [CHIP_SIZE, CHIP_SIZE, 3]));
-    try {
-      return (await this.faceapi.nets.faceRecognitionNet.computeFaceDescriptor(inputs as never)) as Float32Array[];
-    } finally {
-      for (const t of inputs) t.dispose();
-    }
+  private descriptors(chips: Float32Array[]): Promise<Float32Array[]> {
+    return this.nets.descriptors(chips);
   }
 
-
+  /** What the runtime holds that a leak would grow (tfjs tensors, onnx output buffers): flat between jobs. */
   numTensors(): number {
-    return this.tf.memory().numTensors;
+    return this.nets.allocations();
   }
-}
-
-export function euclidean(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i]! - b[i]!;
-    s += d * d;
-  }
-  return Math.sqrt(s);
 }
 
 function average(a: Float32Array, b: Float32Array): Float32Array {
@@ -505,11 +480,6 @@ function flipped(chip: Float32Array, size: number): Float32Array {
     }
   }
   return out;
-}
-
-/** The landmarks the template names, as pixel indices (the landmark net speaks in continuous coordinates). */
-function pick(landmarks: Point[]): Point[] {
-  return ALIGN_INDICES.map((i) => ({ x: landmarks[i]!.x - 0.5, y: landmarks[i]!.y - 0.5 }));
 }
 
 function area(b: Box): number {
