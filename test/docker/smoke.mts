@@ -100,16 +100,18 @@ await check('the stack is ready (/readyz with a worker)', async () => {
   return `node ${nodes.join(', ')} in the api and worker images`;
 });
 
-await check('same person, different person, NO_FACE, no token: 200/200/422/401', async () => {
+await check('same person, different person, NO_FACE, no token: 200/200/422/401, on the onnx runtime', async () => {
   const same = await call('POST', '/verify', { img1: A1, img2: A2 });
   expect(same.status === 200 && same.body.verified === true && same.body.decision === 'match', 'same person verified', same);
+  // The embedded worker image's default runtime: onnxruntime-node's CPU provider, graphs converted at build.
+  expect(same.body.model?.backend === 'onnx', 'the worker image runs the onnx runtime', same);
   const other = await call('POST', '/verify', { img1: A1, img2: B1 });
   expect(other.status === 200 && other.body.verified === false, 'different person not verified', other);
   const none = await call('POST', '/verify', { img1: A1, img2: NOFACE });
   expect(none.status === 422 && none.body.error?.code === 'NO_FACE', 'a photo without a face is 422 NO_FACE', none);
   const anon = await call('POST', '/verify', { img1: A1, img2: A2 }, null);
   expect(anon.status === 401, 'no token is 401', anon);
-  return `distances ${same.body.distance?.toFixed?.(3)} and ${other.body.distance?.toFixed?.(3)}`;
+  return `${same.body.model.backend} runtime, distances ${same.body.distance?.toFixed?.(3)} and ${other.body.distance?.toFixed?.(3)}`;
 });
 
 await check('an async job, polled to completion', async () => {
