@@ -1,21 +1,23 @@
 // A child process that calls the engine directly: the yardstick the service is measured against.
-// Protocol (IPC): the parent sends {pairs: [[pathA, pathB], ...], batch?: number}; the child loads, warms
-// up and replies {type:'ready'}. Then, any number of times and in any order:
+// Protocol (IPC): the parent sends {pairs: [[pathA, pathB], ...], batch?: number, backend?: string}; the
+// child loads (on `backend`, default `auto` as the workers'), warms up and replies {type:'ready', backend}.
+// Then, any number of times and in any order:
 // - {type:'run', count}: the next `count` pairs (cycling through its list, `batch` at a time), answered
 //   {type:'done', ms, pairs};
 // - {type:'one', i}: pair i alone, answered {type:'one', ms};
 // until {type:'end'}.
 import { readFile } from 'node:fs/promises';
-import { FaceEngine } from '@facematch/engine';
+import { FaceEngine, type BackendRequest } from '@facematch/engine';
 
 interface Setup {
   pairs: [string, string][];
   batch?: number;
+  backend?: BackendRequest;
 }
 type Command = { type: 'run'; count: number } | { type: 'one'; i: number } | { type: 'end' };
 
 const setup = await new Promise<Setup>((resolve) => process.once('message', (m) => resolve(m as Setup)));
-const engine = await FaceEngine.create({ backend: 'wasm', ...(setup.batch ? { batch: { size: setup.batch, windowMs: 5 } } : {}) });
+const engine = await FaceEngine.create({ backend: setup.backend ?? 'auto', ...(setup.batch ? { batch: { size: setup.batch, windowMs: 5 } } : {}) });
 const bytes = await Promise.all(setup.pairs.map(async ([a, b]) => [await readFile(a), await readFile(b)] as const));
 await engine.verify(bytes[0]![0], bytes[0]![1]);
 let cursor = 0;
@@ -50,4 +52,4 @@ process.on('message', (m: Command) => {
     else process.disconnect();
   });
 });
-process.send!({ type: 'ready' });
+process.send!({ type: 'ready', backend: engine.backend });

@@ -4,11 +4,11 @@ import http from 'node:http';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { signToken } from '@facematch/auth';
 import { readPairs, type LabelledPair } from '@facematch/cli';
-import { benchEnvSchema, parseConfig } from '@facematch/config';
+import { benchEnvSchema, engineEnvSchema, parseConfig } from '@facematch/config';
 import { redisAnswers } from '@facematch/queue';
 import { TENANTS, startService, type Service } from '@facematch/integration-tests/service';
 import { TSX_IMPORT } from '@facematch/supervisor';
@@ -16,6 +16,10 @@ import { TSX_IMPORT } from '@facematch/supervisor';
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } } });
 const quick = flags.quick === true;
 const env = parseConfig(benchEnvSchema);
+// The runtime the service phases and their direct yardstick run on: the deployment default (`auto`, which
+// takes onnx where onnxruntime-node is installed) unless TF_BACKEND says otherwise. The workers get it
+// explicitly, since the test harness's startService defaults them to wasm.
+const runtimeRequest = parseConfig(engineEnvSchema.pick({ TF_BACKEND: true })).TF_BACKEND;
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const datasets = resolve(repo, env.FACEMATCH_DATASETS ?? '../shared/datasets');
 const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -94,25 +98,28 @@ interface DirectPool {
   /** Pair i in the first process alone; its milliseconds in the engine. */
   one(i: number): Promise<number>;
   close(): void;
+  /** The runtime its engines run on (they report it when ready). */
+  backend: string;
 }
 
 /** Engines called directly in `processes` child processes (direct.ts), loaded and warm, on these pairs. */
-async function directPool(processes: number, pairs: [string, string][], batch?: number): Promise<DirectPool> {
+async function directPool(processes: number, pairs: [string, string][], backend: string, batch?: number): Promise<DirectPool> {
   const script = fileURLToPath(new URL('./direct.ts', import.meta.url));
   const kids = Array.from({ length: processes }, (_, k) => {
     const child = fork(script, [], { execArgv: ['--import', TSX_IMPORT], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     // Each child answers its commands in order, so its answers resolve a FIFO of waiters.
     const waiting: ((m: { ms: number }) => void)[] = [];
-    const ready = new Promise<void>((resolve, reject) => {
+    const ready = new Promise<string>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`direct engine exited with ${code}`)));
-      child.on('message', (m: { type: string; ms: number }) => (m.type === 'ready' ? resolve() : waiting.shift()?.(m)));
+      child.on('message', (m: { type: string; ms: number; backend: string }) => (m.type === 'ready' ? resolve(m.backend) : waiting.shift()?.(m)));
     });
-    child.send({ pairs, batch });
+    child.send({ pairs, batch, backend });
     const ask = (msg: object) => new Promise<{ ms: number }>((resolve) => (waiting.push(resolve), child.send(msg)));
     return { child, ready, ask };
   });
-  await Promise.all(kids.map((k) => k.ready));
+  const backends = new Set(await Promise.all(kids.map((k) => k.ready)));
   return {
+    backend: [...backends].join('+'),
     async run(from, count, use = processes) {
       const t0 = performance.now();
       let next = 0;
@@ -142,7 +149,15 @@ function compare(pairs: LabelledPair[]) {
   const child = fork(fileURLToPath(new URL('./compare.ts', import.meta.url)), [], { execArgv: ['--import', TSX_IMPORT], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   type Answer = {
     backend: string;
-    engine: Record<'pairs' | 'images' | 'referenceMsPerImage' | 'oursMsPerImage' | 'speedup' | 'referenceAccuracy' | 'oursAccuracy', number>;
+    engine: Record<'pairs' | 'images' | 'referenceMsPerImage' | 'oursMsPerImage' | 'speedup' | 'referenceAccuracy' | 'oursAccuracy', number> & {
+      /** Ours on each runtime, interleaved per image on the same pairs (runtimes.ts). */
+      runtimes: Record<'wasm' | 'onnx', { msPerImage: number; accuracy: number }> & {
+        speedup: number;
+        ratio: number;
+        differingDecisions: number;
+        allocations: Record<'wasm' | 'onnx', { start: number; end: number }>;
+      };
+    };
     flops: Record<'tiny224' | 'tiny416' | 'ssd512' | 'landmarks112' | 'recognition150' | 'typicalPairGflops' | 'mirrorPassGflops', number>;
   };
   const answer = new Promise<Answer>((resolve, reject) => {
@@ -153,7 +168,10 @@ function compare(pairs: LabelledPair[]) {
   return answer;
 }
 
-const serviceEnv = { RATE_LIMIT_PER_MIN: '0', MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'warn' };
+const serviceEnv = { RATE_LIMIT_PER_MIN: '0', MAX_QUEUE_DEPTH: '100000', LOG_LEVEL: 'warn', TF_BACKEND: runtimeRequest };
+/** The runtime a service's workers report in their ready message. */
+const workerRuntime = (svc: Service) => [...new Set(svc.workers.map((w) => String(w.ready?.backend)))].join('+');
+const mb = (bytes: number) => round(bytes / 1048576, 1);
 const stopAll: Service[] = [];
 const pathPairs = servicePairs.map((p) => [p.img1, p.img2] as [string, string]);
 try {
@@ -173,26 +191,57 @@ try {
   const lfw = all.filter((p) => p.img1.includes('lfw-fold1')).slice(0, 48);
   const noFace = join(repo, 'test/fixtures/faces/no-face.jpg');
   const memoryBodies = [...lfw.map((p) => [p.img1, p.img2]), [lfw[0]!.img1, noFace]].map(([a, b]) => Buffer.from(JSON.stringify({ img1: dataUri(a!), img2: dataUri(b!) })));
+  // How it is measured: the worker runs the default runtime (TF_BACKEND as for the other service phases).
+  // RSS and the runtime's live allocations (engine.numTensors(): tfjs tensors, or onnx output buffers not
+  // yet released) come from the worker's own debug line after each job, the first measured job's against
+  // the last's. V8's external and ArrayBuffer bytes (and RSS once more) are read from the idle worker
+  // after a full GC, once after the warm-up pass and once after the last job, by a probe preloaded into
+  // that worker (memory-probe.mjs, over its IPC channel).
   const memoryPhase = (async () => {
-    const mem = await startService(redisUrl, { workers: 1, env: { ...serviceEnv, LOG_LEVEL: 'debug' } });
+    const mem = await startService(redisUrl, { workers: 0, env: { ...serviceEnv, LOG_LEVEL: 'debug' } });
     stopAll.push(mem);
+    const probe = pathToFileURL(fileURLToPath(new URL('./memory-probe.mjs', import.meta.url))).href;
+    const worker = await mem.startWorker({ NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import ${probe}`].filter(Boolean).join(' ') });
+    const idleMemory = () =>
+      new Promise<NodeJS.MemoryUsage | undefined>((resolve) => {
+        const answered = (m: { type?: string } & NodeJS.MemoryUsage) => {
+          if (m.type !== 'bench-memory') return;
+          clearTimeout(timer);
+          worker.child.off('message', answered);
+          resolve(m);
+        };
+        const timer = setTimeout(() => (worker.child.off('message', answered), resolve(undefined)), 10_000);
+        worker.child.on('message', answered);
+        worker.child.send({ type: 'bench-memory' });
+      });
     const body = (i: number) => memoryBodies[i % 25 === 24 ? memoryBodies.length - 1 : i % lfw.length]!;
     // One pass over every body first: what the process allocates once (allocator arenas, kernel caches)
     // is not a leak. The measured jobs start after it.
     await load(mem.baseUrl, quick ? 25 : 50, 4, '/ai/v1/face-verification/verify', body);
-    const measuredFrom = mem.workers[0]!.output.length;
+    const idleStart = await idleMemory();
+    const measuredFrom = worker.output.length;
     const run = await load(mem.baseUrl, jobs, 4, '/ai/v1/face-verification/verify', body);
-    const samples = mem.workers[0]!.output.slice(measuredFrom).filter((l) => l.includes('"msg":"job resources"')).map((l) => JSON.parse(l) as { rssMb: number; numTensors: number });
+    const idleEnd = await idleMemory();
+    const samples = worker.output.slice(measuredFrom).filter((l) => l.includes('"msg":"job resources"')).map((l) => JSON.parse(l) as { rssMb: number; numTensors: number });
     await mem.stop();
     stopAll.splice(stopAll.indexOf(mem), 1);
     say('memory: done');
+    const idle = (m: NodeJS.MemoryUsage) => ({ rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) });
+    const rssStartMb = samples[0]?.rssMb;
+    const rssEndMb = samples.at(-1)?.rssMb;
     return {
+      runtime: String(worker.ready?.backend),
       jobs: samples.length,
       statuses: run.statuses,
-      rssStartMb: samples[0]?.rssMb,
-      rssEndMb: samples.at(-1)?.rssMb,
+      rssStartMb,
+      rssEndMb,
+      rssGrowthMb: rssStartMb === undefined || rssEndMb === undefined ? undefined : rssEndMb - rssStartMb,
       numTensorsStart: samples[0]?.numTensors,
       numTensorsEnd: samples.at(-1)?.numTensors,
+      // Null if the probe did not answer.
+      idle: idleStart && idleEnd ? { afterGc: true, start: idle(idleStart), end: idle(idleEnd) } : null,
+      externalGrowthMb: idleStart && idleEnd ? mb(idleEnd.external - idleStart.external) : undefined,
+      arrayBuffersGrowthMb: idleStart && idleEnd ? mb(idleEnd.arrayBuffers - idleStart.arrayBuffers) : undefined,
     };
   })();
   const singleCorePhases = (async () => {
@@ -203,7 +252,7 @@ try {
     if (!quick) {
       const batchPairs = pathPairs.slice(0, 24);
       const perSec = async (batch?: number) => {
-        const pool = await directPool(1, batchPairs, batch);
+        const pool = await directPool(1, batchPairs, 'wasm', batch);
         const seconds = await pool.runInProcess();
         pool.close();
         return round(batchPairs.length / seconds);
@@ -219,7 +268,7 @@ try {
     Promise.all([
       startService(redisUrl, { workers: cores, env: serviceEnv }).then((x) => (stopAll.push(x), x)),
       startService(redisUrl, { workers: 1, env: serviceEnv }).then((x) => (stopAll.push(x), x)),
-      directPool(cores, pathPairs.slice(0, n)),
+      directPool(cores, pathPairs.slice(0, n), runtimeRequest),
     ]),
   );
   // All settle before any result is used, so a failure in one never leaves another running unseen.
@@ -234,6 +283,7 @@ try {
   // the VM's drift on all four alike, as the engine comparison does per image.
   say(`e2e: ${rounds} rounds of ${perRound.all} sync verifications through ${cores} workers, as many direct, ${perRound.one} through one worker; concurrency ${clientConcurrency}`);
   const [svc, svcOne, pool] = await stage2;
+  const runtimes = { service: workerRuntime(svc), oneWorker: workerRuntime(svcOne), direct: pool.backend };
   await load(svc.baseUrl, clientConcurrency, clientConcurrency); // warm-up
   await load(svcOne.baseUrl, clientConcurrency, clientConcurrency);
   type Run = Awaited<ReturnType<typeof load>>;
@@ -301,6 +351,8 @@ try {
     engine: engineReport,
     flops,
     e2e: {
+      runtime: runtimes.service,
+      directRuntime: runtimes.direct,
       requests: n,
       clientConcurrency,
       workers: cores,
@@ -317,6 +369,7 @@ try {
       concurrency1OverheadP50Ms: round(pct(c1.overhead, 50), 1),
     },
     scaling: {
+      runtime: runtimes.oneWorker,
       oneWorkerPairsPerSec: round(one.perSec),
       twoWorkersPairsPerSec: round(e2e.perSec),
       ratio: round(e2e.perSec / one.perSec),
@@ -339,6 +392,8 @@ try {
   };
   const targets = {
     speedup: report.engine.speedup >= 3 && report.engine.oursAccuracy >= report.engine.referenceAccuracy,
+    // The same nets on onnxruntime: at most 0.4 of WASM's time per image, deciding as many pairs right.
+    onnx: report.engine.runtimes.onnx.msPerImage <= 0.4 * report.engine.runtimes.wasm.msPerImage && report.engine.runtimes.onnx.accuracy === report.engine.runtimes.wasm.accuracy,
     efficiency: report.e2e.efficiency >= 0.9,
     concurrency1: report.e2e.concurrency1P50Ms <= report.e2e.directMsPerPair + 25,
     scaling: report.scaling.ratio >= 1.6,
@@ -348,17 +403,19 @@ try {
   say('done');
   if (flags.json) console.log(JSON.stringify({ ...report, targets }));
   else {
+    const rt = engineReport.runtimes;
     const rows: [string, string, string][] = [
-      ['engine', `ours ${engineReport.oursMsPerImage} ms/img vs demo ${engineReport.referenceMsPerImage}: ${engineReport.speedup}x; accuracy ${engineReport.oursAccuracy} vs ${engineReport.referenceAccuracy}`, `${targets.speedup ? 'met' : 'MISSED'} (>= 3.0x, accuracy >=)`],
-      ['e2e', `${report.e2e.pairsPerSec} pairs/s; p50 ${report.e2e.p50Ms} p95 ${report.e2e.p95Ms} p99 ${report.e2e.p99Ms} ms; direct ${report.e2e.directPairsPerSec}/s; efficiency ${report.e2e.efficiency}`, `${targets.efficiency ? 'met' : 'MISSED'} (>= 0.90)`],
+      ['engine', `ours ${engineReport.oursMsPerImage} ms/img vs demo ${engineReport.referenceMsPerImage}: ${engineReport.speedup}x; accuracy ${engineReport.oursAccuracy} vs ${engineReport.referenceAccuracy} (${backend})`, `${targets.speedup ? 'met' : 'MISSED'} (>= 3.0x, accuracy >=)`],
+      ['runtimes', `onnx ${rt.onnx.msPerImage} ms/img vs wasm ${rt.wasm.msPerImage}: ${rt.speedup}x (ratio ${rt.ratio}); accuracy ${rt.onnx.accuracy} vs ${rt.wasm.accuracy}, ${rt.differingDecisions} pairs decided differently`, `${targets.onnx ? 'met' : 'MISSED'} (onnx <= 0.4 x wasm, accuracy equal)`],
+      ['e2e', `[${report.e2e.runtime}] ${report.e2e.pairsPerSec} pairs/s; p50 ${report.e2e.p50Ms} p95 ${report.e2e.p95Ms} p99 ${report.e2e.p99Ms} ms; direct ${report.e2e.directPairsPerSec}/s; efficiency ${report.e2e.efficiency}`, `${targets.efficiency ? 'met' : 'MISSED'} (>= 0.90)`],
       ['latency c=1', `sync p50 ${report.e2e.concurrency1P50Ms} ms vs direct p50 ${report.e2e.directMsPerPair} ms on the same pairs, interleaved (median overhead ${report.e2e.concurrency1OverheadP50Ms} ms)`, `${targets.concurrency1 ? 'met' : 'MISSED'} (<= direct + 25 ms)`],
-      ['scaling', `1 worker ${report.scaling.oneWorkerPairsPerSec}/s, 2 workers ${report.scaling.twoWorkersPairsPerSec}/s: ${report.scaling.ratio}x (engine alone: ${report.scaling.directRatio}x)`, `${targets.scaling ? 'met' : 'MISSED'} (>= 1.6)`],
-      ['memory', `${memory.jobs} jobs (${Object.entries(memory.statuses).map(([k, v]) => `${v}x${k}`).join(', ')}): rss ${memory.rssStartMb} -> ${memory.rssEndMb} MB, tensors ${memory.numTensorsStart} -> ${memory.numTensorsEnd}`, `${targets.memory ? 'met' : 'MISSED'} (<= 50 MB, tensors equal)`],
+      ['scaling', `[${report.scaling.runtime}] 1 worker ${report.scaling.oneWorkerPairsPerSec}/s, 2 workers ${report.scaling.twoWorkersPairsPerSec}/s: ${report.scaling.ratio}x (engine alone: ${report.scaling.directRatio}x)`, `${targets.scaling ? 'met' : 'MISSED'} (>= 1.6)`],
+      ['memory', `[${memory.runtime}] ${memory.jobs} jobs (${Object.entries(memory.statuses).map(([k, v]) => `${v}x${k}`).join(', ')}): rss ${memory.rssStartMb} -> ${memory.rssEndMb} MB, allocations ${memory.numTensorsStart} -> ${memory.numTensorsEnd}; idle after GC: external ${memory.idle ? `${memory.idle.start.externalMb} -> ${memory.idle.end.externalMb}` : '?'} MB, arrayBuffers ${memory.idle ? `${memory.idle.start.arrayBuffersMb} -> ${memory.idle.end.arrayBuffersMb}` : '?'} MB`, `${targets.memory ? 'met' : 'MISSED'} (<= 50 MB, tensors equal)`],
       ['ingress', `${report.ingress.enqueuesPerSec} enqueues/s (${Math.round(report.ingress.requestBytes / 1024)} KB requests, 1 API process${ingressPerCore ? `; ${round(ingressPerCore.perSec, 1)}/s with ${cores}` : ''})`, `${targets.ingress ? 'met' : 'MISSED'} (>= 300)`],
       ['flops', `GFLOPs per pass: tiny224 ${flops.tiny224}, tiny416 ${flops.tiny416}, ssd512 ${flops.ssd512}, landmarks ${flops.landmarks112}, recognition ${flops.recognition150}; typical pair ${flops.typicalPairGflops}, + ${flops.mirrorPassGflops} near the threshold`, 'report only'],
       ['batching', batching ? `WASM ${batching.wasmPairsPerSec} pairs/s unbatched, ${batching.wasmBatchedPairsPerSec} batched (4)` : 'full runs only', 'report only'],
     ];
-    console.log(`facematch bench (${backend}, ${cores} cores${quick ? ', quick' : ''}, ${report.seconds} s)`);
+    console.log(`facematch bench (engine comparison on ${backend}; service phases on ${report.e2e.runtime}; ${cores} cores${quick ? ', quick' : ''}, ${report.seconds} s)`);
     for (const [a, b, c] of rows) console.log(`${a.padEnd(12)} ${b.padEnd(110)} ${c}`);
   }
 } finally {
