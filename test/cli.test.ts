@@ -81,6 +81,22 @@ describe('facematch eval', () => {
     for (const k of ['threshold', 'tpr', 'fpr', 'bestThreshold', 'bestAccuracy', 'msPerImage']) expect(typeof report[k]).toBe('number');
   });
 
+  it('runtimes embeds the pairs on wasm and on onnx and finds them deciding alike', async () => {
+    const r = await facematch('runtimes', '--pairs', join(dir, 'pairs.csv'), '--root', FIXTURES, '--jobs', '1', '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.runtimes.wasm).toMatchObject({ backend: 'wasm', images: 4 });
+    expect(report.runtimes.onnx).toMatchObject({ backend: 'onnx', images: 4 });
+    expect(report.runtimes.wasm.fingerprint).not.toBe(report.runtimes.onnx.fingerprint);
+    const [set] = report.sets;
+    expect(set).toMatchObject({ kind: 'pairs', images: 4, failedToAcquire: { wasm: 1, onnx: 1 }, acquisitionDisagreements: [], differingPairs: 0 });
+    expect(set.pairs).toEqual({ total: 4, genuine: 2, impostor: 2, scoredByBoth: 2 });
+    expect(set.descriptorL2.compared).toBe(3);
+    expect(set.descriptorL2.max).toBeLessThan(1e-3);
+    expect(set.boxPx.max).toBeLessThan(1);
+    expect(set.policies.map((p: { name: string; differing: number }) => [p.name, p.differing])).toEqual([['fmr_1e-2', 0], ['fmr_1e-3', 0], ['fmr_1e-4', 0]]);
+  });
+
   it('--set scores every same-person pair as genuine and every cross-person pair as impostor, and writes the report', async () => {
     const set = join(dir, 'people');
     for (const [person, file] of [['curie', 'person-a-1.jpg'], ['curie', 'person-a-2.jpg'], ['collins', 'person-b-1.jpg'], ['nobody', 'no-face.jpg']]) {

@@ -10,11 +10,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { isFaceMatchError } from '@facematch/contracts';
+import { isFaceMatchError, type Box } from '@facematch/contracts';
 import { FaceEngine, modelBinding, type EngineOptions } from '@facematch/engine';
 
 export type Embedded =
-  | { key: string; ok: true; descriptor: Float32Array; mirror: Float32Array; ms: number; mirrorMs: number }
+  | {
+      key: string;
+      ok: true;
+      descriptor: Float32Array;
+      mirror: Float32Array;
+      ms: number;
+      mirrorMs: number;
+      /** The subject's box (original pixels) and detector score; absent in cache entries written before they were kept. */
+      box?: Box;
+      score?: number;
+    }
   | { key: string; ok: false; code: string; ms: number };
 
 /** What the embeddings depend on: a cache hit needs all of it equal. */
@@ -29,7 +39,7 @@ export async function embedOne(engine: FaceEngine, key: string, bytes: Buffer): 
     const e = await engine.embed(bytes, 'img1');
     const t1 = performance.now();
     const mirror = await e.mirrored();
-    return { key, ok: true, descriptor: e.descriptor, mirror, ms: t1 - t0, mirrorMs: performance.now() - t1 };
+    return { key, ok: true, descriptor: e.descriptor, mirror, ms: t1 - t0, mirrorMs: performance.now() - t1, box: e.box, score: e.score };
   } catch (err) {
     if (!isFaceMatchError(err)) throw err;
     return { key, ok: false, code: err.code, ms: performance.now() - t0 };
@@ -44,16 +54,20 @@ interface Wire {
   m?: string;
   ms: number;
   mirrorMs?: number;
+  /** Optional, so cache files written before them still load. */
+  box?: Box;
+  score?: number;
 }
 const toWire = (e: Embedded): Wire =>
   e.ok
-    ? { key: e.key, ok: true, d: Buffer.from(e.descriptor.buffer, e.descriptor.byteOffset, e.descriptor.byteLength).toString('base64'), m: Buffer.from(e.mirror.buffer, e.mirror.byteOffset, e.mirror.byteLength).toString('base64'), ms: e.ms, mirrorMs: e.mirrorMs }
+    ? { key: e.key, ok: true, d: Buffer.from(e.descriptor.buffer, e.descriptor.byteOffset, e.descriptor.byteLength).toString('base64'), m: Buffer.from(e.mirror.buffer, e.mirror.byteOffset, e.mirror.byteLength).toString('base64'), ms: e.ms, mirrorMs: e.mirrorMs, ...(e.box ? { box: e.box, score: e.score } : {}) }
     : { key: e.key, ok: false, code: e.code, ms: e.ms };
 const f32 = (b64: string) => {
   const b = Buffer.from(b64, 'base64');
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 };
-const fromWire = (w: Wire): Embedded => (w.ok ? { key: w.key, ok: true, descriptor: f32(w.d!), mirror: f32(w.m!), ms: w.ms, mirrorMs: w.mirrorMs ?? 0 } : { key: w.key, ok: false, code: w.code!, ms: w.ms });
+const fromWire = (w: Wire): Embedded =>
+  w.ok ? { key: w.key, ok: true, descriptor: f32(w.d!), mirror: f32(w.m!), ms: w.ms, mirrorMs: w.mirrorMs ?? 0, ...(w.box ? { box: w.box, score: w.score } : {}) } : { key: w.key, ok: false, code: w.code!, ms: w.ms };
 
 export interface EmbedOptions {
   engine: EngineOptions;
@@ -66,6 +80,8 @@ export interface EmbedOptions {
   cacheDir?: string;
   /** An engine this process already loaded, to embed with instead of loading another. */
   local?: FaceEngine;
+  /** Re-embed cache hits that lack the subject's box (entries from before it was kept); the new entry supersedes the old. */
+  requireBox?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -78,7 +94,8 @@ export async function embedAll(images: readonly { path: string; key: string }[],
   const todo: { path: string; key: string; sha?: string }[] = [];
   for (const img of images) {
     const sha = cache ? createHash('sha256').update(await readFile(img.path)).digest('hex') : undefined;
-    const hit = sha ? cache!.get(sha) : undefined;
+    const cached = sha ? cache!.get(sha) : undefined;
+    const hit = cached && opts.requireBox && cached.ok && !cached.box ? undefined : cached;
     if (hit) out.set(img.key, { ...hit, key: img.key });
     else todo.push({ ...img, sha });
   }

@@ -15,6 +15,7 @@ import { CalibrationSetError } from './calibrate.ts';
 import { readSet } from './dataset.ts';
 import { evaluate, formatReport } from './eval.ts';
 import { readPairs } from './pairs.ts';
+import { runRuntimes } from './runtimes-command.ts';
 import { renderReport } from './report.ts';
 
 const USAGE = `usage:
@@ -28,8 +29,10 @@ const USAGE = `usage:
                                              FMR and FNMR with 95% intervals; --set: every subfolder one person
   facematch calibrate --set <dir>[:folds]... [--out <file>] [--check] [--jobs n] [--cache <dir>]
                                              measure the named operating points; --check compares with the file
+  facematch runtimes (--pairs <file.csv> | --set <dir>[:folds])... [--root <dir>] [--jobs n] [--cache <dir>] [--json]
+                                             embed with the wasm and the onnx runtime; list the pairs they decide differently
 
-environment: TF_BACKEND=auto|cuda|tensorflow|wasm, FACE_DETECTOR=auto|tiny|ssd, FACEMATCH_POLICY, FACEMATCH_THRESHOLD,
+environment: TF_BACKEND=auto|cuda|tensorflow|onnx|wasm, FACEMATCH_RECOGNISER, FACE_DETECTOR=auto|tiny|ssd, FACEMATCH_POLICY, FACEMATCH_THRESHOLD,
   FACEMATCH_CALIBRATION, MODELS_DIR;
 remote mode: FACEMATCH_URL, FACEMATCH_TOKEN, or FACEMATCH_API_KEY and FACEMATCH_API_SECRET`;
 
@@ -170,6 +173,23 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
           POLICY_NAMES.map((n) => `  ${n}: threshold ${p[n].threshold}, FMR ${p[n].fmr}, FNMR ${p[n].fnmr}, review up to ${p[n].reviewUpTo} (genuine review ${p[n].genuineReview})`).join('\n') +
           '\n',
       );
+      return 0;
+    }
+
+    if (command === 'runtimes') {
+      const { values } = parseArgs({
+        args: rest,
+        options: { pairs: { type: 'string', multiple: true }, set: { type: 'string', multiple: true }, root: { type: 'string' }, jobs: { type: 'string' }, cache: { type: 'string' }, json: { type: 'boolean' } },
+      });
+      const pairFiles = values.pairs ?? [];
+      const setSpecs = values.set ?? [];
+      if (pairFiles.length + setSpecs.length === 0) throw new UsageError('runtimes needs --pairs <file.csv> or --set <dir> (one or more)');
+      const { report, text } = await runRuntimes(
+        { pairs: pairFiles.map((file) => ({ file, pairs: readPairs(file, values.root), root: values.root })), sets: setSpecs.map(readSet) },
+        { jobs: parseJobs(values.jobs), cacheDir: values.cache, engineOptions: (backend) => ({ ...engineOpts(), backend }), err: io.err },
+      );
+      io.out.write(values.json ? `${JSON.stringify(report)}\n` : `${text}\n`);
+      // A difference is a finding, not a failure: the exit code is 0 either way.
       return 0;
     }
 
