@@ -3,49 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FaceMatchError, type Calibration, type RecogniserDescriptor } from '@facematch/contracts';
-import { calibrationPath, sha256 } from '@facematch/models';
-import { Graph } from '@facematch/models/onnx';
+import { calibrationPath } from '@facematch/models';
 import { modelBinding } from '@facematch/models/calibration';
 import { FaceEngine } from './engine.ts';
 import { euclidean, feedChips, unitLength } from './recogniser.ts';
 import { FIXTURES_DIR } from './testing/images.ts';
+import { installTinyRecogniser } from './testing/recogniser.ts';
 
-/**
- * A stand-in for an operator's model, made here because no licensed embedding model installs from the
- * npm registry: 112 px BGR NCHW in, scaled to -1..1 (an ArcFace-class input), 8×8 average pooled and
- * flattened to 588 values. A crude recogniser, but every descriptor field changes what it sees.
- */
-function tinyModel(): Uint8Array {
-  const g = new Graph('tiny_test_recogniser');
-  const x = g.input('x', ['N', 3, 112, 112]);
-  const pooled = g.node('AveragePool', [x], { kernel_shape: [8, 8], strides: [8, 8] });
-  g.output(g.node('Flatten', [pooled], { axis: 1 }), 'embedding', ['N', 588]);
-  return g.toBytes();
-}
-
-const ARCFACE_FIVE: [number, number][] = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
 const dir = mkdtempSync(join(tmpdir(), 'facematch-recogniser-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function install(overrides: Partial<RecogniserDescriptor> = {}, name = 'tiny.json'): string {
-  const bytes = tinyModel();
-  writeFileSync(join(dir, 'tiny.onnx'), bytes);
-  const descriptor: RecogniserDescriptor = {
-    schema: 1,
-    name: 'tiny_test_recogniser',
-    onnx: 'tiny.onnx',
-    sha256: sha256(bytes),
-    licence: 'test fixture, made by this test',
-    input: { size: 112, layout: 'nchw', colour: 'bgr', mean: [127.5, 127.5, 127.5], scale: [1 / 127.5, 1 / 127.5, 1 / 127.5] },
-    alignment: { five: ARCFACE_FIVE },
-    embedding: 588,
-    distance: 'cosine',
-    ...overrides,
-  };
-  const path = join(dir, name);
-  writeFileSync(path, JSON.stringify(descriptor));
-  return path;
-}
+const install = (overrides: Partial<RecogniserDescriptor> = {}, name?: string) => installTinyRecogniser(dir, overrides, name);
 
 /** The shipped calibration's points, re-bound to the tiny model (a real one comes from `facematch calibrate`). */
 function calibrationFor(descriptorPath: string): string {
