@@ -2,15 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModelsDir } from '@facematch/models';
-import { buildGraph, decodeWeights } from '@facematch/models/onnx';
+import { decodeWeights } from '@facematch/models/onnx';
 import { FaceEngine } from '../engine.ts';
 import { decodeImage, letterbox } from '../decode.ts';
 import type { Detection } from '../nets.ts';
+import { expectSameDetections, graphSession, readModelFile as read } from '../testing/detections.ts';
 import { FIXTURES_DIR } from '../testing/images.ts';
 import { SSD_INPUT, ssdAnchors, ssdDetections, type SsdOutputs } from './ssd.ts';
 
-const read = (f: string) => readFileSync(join(defaultModelsDir, f));
 const N = 5118;
 
 /** Raw outputs with every face logit far below any threshold and zero box encodings (box = anchor). */
@@ -82,7 +81,7 @@ describe('the ONNX SsdMobilenetv1 against face-api on tfjs-wasm', () => {
   let session: ort.InferenceSession;
   beforeAll(async () => {
     engine = await FaceEngine.create({ backend: 'wasm', calibration: false });
-    session = await ort.InferenceSession.create(buildGraph('ssd_mobilenetv1_model', read), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    session = await graphSession('ssd_mobilenetv1_model');
   });
   afterAll(async () => {
     await session?.release();
@@ -104,14 +103,6 @@ describe('the ONNX SsdMobilenetv1 against face-api on tfjs-wasm', () => {
     return { ref, got };
   }
 
-  function expectSame(ref: Detection[], got: Detection[]) {
-    expect(got.length).toBe(ref.length);
-    ref.forEach((r, i) => {
-      const g = got[i]!;
-      expect(Math.abs(g.score - r.score)).toBeLessThan(1e-4);
-      for (const k of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(g.box[k] - r.box[k])).toBeLessThan(1);
-    });
-  }
 
   const photos = ['person-a-1.jpg', 'person-a-2.jpg', 'person-b-1.jpg', 'group.jpg', 'no-face.jpg'];
   for (const name of photos) {
@@ -121,7 +112,7 @@ describe('the ONNX SsdMobilenetv1 against face-api on tfjs-wasm', () => {
       for (const margin of [0, 0.3]) {
         const lb = await letterbox(img, SSD_INPUT, margin);
         const { ref, got } = await both(lb.data, 0.4, 10);
-        expectSame(ref, got);
+        expectSameDetections(ref, got);
         faces += ref.length;
       }
       if (name === 'no-face.jpg') expect(faces).toBe(0);
@@ -133,6 +124,6 @@ describe('the ONNX SsdMobilenetv1 against face-api on tfjs-wasm', () => {
     const img = await decodeImage(readFileSync(join(FIXTURES_DIR, 'group.jpg')), 'img1', engine.runtime().limits);
     const { ref, got } = await both((await letterbox(img, SSD_INPUT, 0)).data, 0.05, 100);
     expect(ref.length).toBeGreaterThan(10);
-    expectSame(ref, got);
+    expectSameDetections(ref, got);
   });
 });

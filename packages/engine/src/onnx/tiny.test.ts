@@ -2,15 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModelsDir } from '@facematch/models';
-import { buildGraph } from '@facematch/models/onnx';
 import { FaceEngine } from '../engine.ts';
 import { decodeImage, letterbox } from '../decode.ts';
 import type { Detection } from '../nets.ts';
+import { expectSameDetections, graphSession } from '../testing/detections.ts';
 import { FIXTURES_DIR } from '../testing/images.ts';
 import { tinyDetections, tinyInput } from './tiny.ts';
 
-const read = (f: string) => readFileSync(join(defaultModelsDir, f));
 const ANCHORS = [
   [1.603231, 2.094468],
   [6.041143, 7.080126],
@@ -89,7 +87,7 @@ describe('the ONNX TinyFaceDetector against face-api on tfjs-wasm', () => {
   let session: ort.InferenceSession;
   beforeAll(async () => {
     engine = await FaceEngine.create({ backend: 'wasm', calibration: false });
-    session = await ort.InferenceSession.create(buildGraph('tiny_face_detector_model', read), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    session = await graphSession('tiny_face_detector_model');
   });
   afterAll(async () => {
     await session?.release();
@@ -112,14 +110,6 @@ describe('the ONNX TinyFaceDetector against face-api on tfjs-wasm', () => {
     return { ref, got };
   }
 
-  function expectSame(ref: Detection[], got: Detection[]) {
-    expect(got.length).toBe(ref.length);
-    ref.forEach((r, i) => {
-      const g = got[i]!;
-      expect(Math.abs(g.score - r.score)).toBeLessThan(1e-4);
-      for (const k of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(g.box[k] - r.box[k])).toBeLessThan(1);
-    });
-  }
 
   it("decodes the hand-made grid exactly as face-api's own post-processing does", async () => {
     const { faceapi, tf } = engine.runtime();
@@ -162,7 +152,7 @@ describe('the ONNX TinyFaceDetector against face-api on tfjs-wasm', () => {
       for (const { size, margin } of passes) {
         const lb = await letterbox(img, size, margin);
         const { ref, got } = await both(lb.data, size, 0.4);
-        expectSame(ref, got);
+        expectSameDetections(ref, got);
         faces += ref.length;
       }
       // group.jpg's 29 faces are too small for the tiny detector at these sizes (the engine's SSD pass
@@ -177,7 +167,7 @@ describe('the ONNX TinyFaceDetector against face-api on tfjs-wasm', () => {
     for (const name of ['group.jpg', 'person-b-1.jpg']) {
       const img = await decodeImage(readFileSync(join(FIXTURES_DIR, name)), 'img1', engine.runtime().limits);
       const { ref, got } = await both((await letterbox(img, 416, 0)).data, 416, 0.01);
-      expectSame(ref, got);
+      expectSameDetections(ref, got);
       found += ref.length;
     }
     expect(found).toBeGreaterThan(15);
