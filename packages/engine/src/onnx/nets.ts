@@ -1,4 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { FaceMatchError } from '@facematch/contracts';
 import type { Detection, Point, RuntimeNets } from '../nets.ts';
 import { landmarkPositions } from './landmarks.ts';
 import { ssdDetections } from './ssd.ts';
@@ -18,6 +19,18 @@ export interface OnnxSettings {
 }
 
 export const DEFAULT_ONNX: OnnxSettings = { threads: 1, providers: ['cpu'] };
+
+/** What an operator should do when a session cannot open: usually a GPU provider that is not there. */
+function providerHint(providers: string[], message: string): string {
+  const first = message.split('\n')[0]!;
+  const hints: string[] = [];
+  if (providers.includes('cuda')) {
+    hints.push('the cuda provider needs a CUDA 12 host with cuDNN 9 and its libraries, fetched by `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install`');
+  }
+  if (providers.includes('webgpu')) hints.push('the webgpu provider needs a GPU adapter (Vulkan on Linux)');
+  const tail = hints.length > 0 ? `; ${hints.join('; ')}; or set ONNX_PROVIDERS=cpu` : '';
+  return `onnxruntime could not open a session with ONNX_PROVIDERS=${providers.join(',')}: ${first}${tail}`;
+}
 
 const CHIP = 150;
 const LANDMARKS = 112;
@@ -53,13 +66,19 @@ export class OnnxNets implements RuntimeNets {
       graphOptimizationLevel: 'all',
       executionProviders: settings.providers,
     };
-    const open = (name: string) => ort.InferenceSession.create(graphs.get(name)!, options);
+    const open = async (bytes: Uint8Array) => {
+      try {
+        return await ort.InferenceSession.create(bytes, options);
+      } catch (cause) {
+        throw new FaceMatchError('INTERNAL', providerHint(settings.providers, (cause as Error).message), { cause });
+      }
+    };
     return new OnnxNets(
       ort,
-      await open('tiny_face_detector_model'),
-      await open('ssd_mobilenetv1_model'),
-      await open('face_landmark_68_model'),
-      await ort.InferenceSession.create(recogniser.bytes, options),
+      await open(graphs.get('tiny_face_detector_model')!),
+      await open(graphs.get('ssd_mobilenetv1_model')!),
+      await open(graphs.get('face_landmark_68_model')!),
+      await open(recogniser.bytes),
       recogniser,
     );
   }
