@@ -439,13 +439,8 @@ export class FaceEngine {
 
   /** 68 landmarks from a square crop around the detector box, in working-image coordinates. */
   private async landmarks(img: RgbImage, box: Box): Promise<Point[]> {
-    const side = Math.max(box.width, box.height);
-    const s = side / LANDMARK_INPUT;
-    const x0 = box.x + box.width / 2 - side / 2;
-    const y0 = box.y + box.height / 2 - side / 2;
-    const crop = warpSimilarity(img, { a: s, b: 0, tx: x0 + s / 2 - 0.5, ty: y0 + s / 2 - 0.5 }, LANDMARK_INPUT, LANDMARK_INPUT);
-    const relative = await this.nets.landmarks(crop);
-    return relative.map((p) => ({ x: x0 + p.x * side, y: y0 + p.y * side }));
+    const { crop, toImage } = landmarkCrop(img, box);
+    return toImage(await this.nets.landmarks(crop));
   }
 
   private describe(chips: Float32Array[]): Promise<Float32Array[]> {
@@ -467,8 +462,21 @@ function average(a: Float32Array, b: Float32Array): Float32Array {
   return a.map((v, i) => (v + b[i]!) / 2);
 }
 
+/**
+ * The landmark net's input: a square around the box, resampled to LANDMARK_INPUT, and the map from the
+ * net's relative points back to the image.
+ */
+export function landmarkCrop(img: RgbImage, box: Box): { crop: Float32Array; toImage: (relative: Point[]) => Point[] } {
+  const side = Math.max(box.width, box.height);
+  const s = side / LANDMARK_INPUT;
+  const x0 = box.x + box.width / 2 - side / 2;
+  const y0 = box.y + box.height / 2 - side / 2;
+  const crop = warpSimilarity(img, { a: s, b: 0, tx: x0 + s / 2 - 0.5, ty: y0 + s / 2 - 0.5 }, LANDMARK_INPUT, LANDMARK_INPUT);
+  return { crop, toImage: (relative) => relative.map((p) => ({ x: x0 + p.x * side, y: y0 + p.y * side })) };
+}
+
 /** The chip flipped left to right. */
-function flipped(chip: Float32Array, size: number): Float32Array {
+export function flipped(chip: Float32Array, size: number): Float32Array {
   const out = new Float32Array(chip.length);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {

@@ -6,7 +6,7 @@ import { isFaceMatchError } from '@facematch/contracts';
 import { defaultModelsDir } from '@facematch/models';
 import { fitSimilarity, warpSimilarity, type RgbImage } from './align.ts';
 import { openRuntime, type OpenedRuntime } from './backend.ts';
-import { FaceEngine, LANDMARK_INPUT, type FaceEmbedding } from './engine.ts';
+import { FaceEngine, flipped, landmarkCrop, type FaceEmbedding } from './engine.ts';
 import { euclidean, FACE_API_RESNET } from './recogniser.ts';
 import { FIXTURES_DIR } from './testing/images.ts';
 
@@ -101,23 +101,15 @@ describe('the recognition ResNet on the same chips', () => {
     onnxNets = await openRuntime('onnx', { modelsDir: defaultModelsDir });
     // The engine's chips, built here so both runtimes see the very same pixels: the WASM subject box,
     // face-api's landmarks on the engine's crop, the dlib template; each chip and its mirror image.
-    const S = LANDMARK_INPUT;
     for (const name of PHOTOS.slice(0, 4)) {
       const e = embedded.wasm.get(name) as FaceEmbedding;
       const { data, info } = await sharp(photo(name)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
       const img: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
-      const side = Math.max(e.box.width, e.box.height);
-      const s = side / S;
-      const x0 = e.box.x + e.box.width / 2 - side / 2;
-      const y0 = e.box.y + e.box.height / 2 - side / 2;
-      const crop = warpSimilarity(img, { a: s, b: 0, tx: x0 + s / 2 - 0.5, ty: y0 + s / 2 - 0.5 }, S, S);
-      const points = (await tfjsNets.nets.landmarks(crop)).map((p) => ({ x: x0 + p.x * side, y: y0 + p.y * side }));
+      const { crop, toImage } = landmarkCrop(img, e.box);
+      const points = toImage(await tfjsNets.nets.landmarks(crop));
       const { template, pick, chipSize } = FACE_API_RESNET;
       const chip = warpSimilarity(img, fitSimilarity(template, pick(points)), chipSize, chipSize);
-      const mirror = new Float32Array(chip.length);
-      for (let y = 0; y < chipSize; y++) {
-        for (let x = 0; x < chipSize; x++) mirror.set(chip.subarray((y * chipSize + x) * 3, (y * chipSize + x) * 3 + 3), (y * chipSize + (chipSize - 1 - x)) * 3);
-      }
+      const mirror = flipped(chip, chipSize);
       chips.push(chip, mirror);
     }
   });

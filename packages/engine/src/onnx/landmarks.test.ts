@@ -5,8 +5,8 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultModelsDir } from '@facematch/models';
 import { buildGraph } from '@facematch/models/onnx';
-import { warpSimilarity, type RgbImage } from '../align.ts';
-import { FaceEngine, LANDMARK_INPUT } from '../engine.ts';
+import type { RgbImage } from '../align.ts';
+import { FaceEngine, LANDMARK_INPUT, landmarkCrop } from '../engine.ts';
 import type { Point } from '../nets.ts';
 import { FIXTURES_DIR } from '../testing/images.ts';
 import { landmarkPositions } from './landmarks.ts';
@@ -25,14 +25,8 @@ async function rgb(name: string): Promise<RgbImage> {
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
 
-/** The engine's landmark crop (engine.ts `landmarks`): a square around the box, resampled to 112. */
-function faceCrop(img: RgbImage, box: { x: number; y: number; width: number; height: number }): Float32Array {
-  const side = Math.max(box.width, box.height);
-  const s = side / S;
-  const x0 = box.x + box.width / 2 - side / 2;
-  const y0 = box.y + box.height / 2 - side / 2;
-  return warpSimilarity(img, { a: s, b: 0, tx: x0 + s / 2 - 0.5, ty: y0 + s / 2 - 0.5 }, S, S);
-}
+/** The engine's landmark crop: a square around the box, resampled to 112. */
+const faceCrop = (img: RgbImage, box: { x: number; y: number; width: number; height: number }) => landmarkCrop(img, box).crop;
 
 async function faceApi(crop: Float32Array): Promise<Point[]> {
   const { faceapi, tf } = engine.runtime();
