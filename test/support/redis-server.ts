@@ -23,6 +23,11 @@ export class OwnRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** The server's process id while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   async start(): Promise<this> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this;
     if (!this.port) this.port = await freePort();

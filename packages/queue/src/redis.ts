@@ -95,16 +95,27 @@ export async function execOrThrow(multi: ReturnType<Redis['multi']>): Promise<un
   return replies.map(([, value]) => value);
 }
 
-/** True when a Redis answers PING at `url` within `timeoutMs`. */
-export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+/** One short-lived connection to `url` for `ask`; undefined if Redis does not answer within `timeoutMs`. */
+async function probe<T>(url: string, timeoutMs: number, ask: (redis: Redis) => Promise<T>): Promise<T | undefined> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: timeoutMs, retryStrategy: () => null });
   redis.on('error', () => {});
   try {
     await redis.connect();
-    return (await redis.ping()) === 'PONG';
+    return await ask(redis);
   } catch {
-    return false;
+    return undefined;
   } finally {
     redis.disconnect();
   }
+}
+
+/** True when a Redis answers PING at `url` within `timeoutMs`. */
+export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+  return (await probe(url, timeoutMs, (redis) => redis.ping())) === 'PONG';
+}
+
+/** The process id the Redis at `url` reports (INFO server), or undefined if it does not answer. */
+export async function redisProcessId(url: string, timeoutMs = 1500): Promise<number | undefined> {
+  const pid = await probe(url, timeoutMs, async (redis) => /^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
+  return pid === undefined ? undefined : Number(pid);
 }
