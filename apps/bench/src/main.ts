@@ -1,5 +1,5 @@
 // npm run bench [-- --json] [-- --quick]: every number the performance targets speak of, in one run.
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import http from 'node:http';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { signToken } from '@facematch/auth';
 import { readPairs, type LabelledPair } from '@facematch/cli';
 import { benchEnvSchema, engineEnvSchema, parseConfig } from '@facematch/config';
-import { redisAnswers } from '@facematch/queue';
+import { redisAnswers, redisProcessId } from '@facematch/queue';
 import { TENANTS, startService, type Service } from '@facematch/integration-tests/service';
 import { TSX_IMPORT } from '@facematch/supervisor';
 
@@ -80,6 +80,31 @@ async function load(base: string, n: number, concurrency: number, path = '/ai/v1
   return { n, seconds, perSec: n / seconds, latencies, statuses: Object.fromEntries(statuses) };
 }
 
+// CPU time per process, threads included (utime + stime from /proc), to show where a pair's CPU goes
+// when the service and the engine share this machine's cores. Linux only; elsewhere the figures are null.
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function cpuMs(pid: number | undefined): number | undefined {
+  const stat = pid === undefined ? '' : readFileSafe(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  // The fields after the command name, which may itself hold spaces: utime and stime are the 12th and 13th.
+  const fields = stat.split(') ').at(-1)!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+const sumCpu = (pids: (number | undefined)[]) => {
+  const each = pids.map(cpuMs);
+  return each.some((x) => x === undefined) ? undefined : each.reduce((a, b) => a! + b!, 0);
+};
+const selfCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 function mergeStatuses(all: Record<number, number>[]): Record<number, number> {
   const out: Record<number, number> = {};
   for (const s of all) for (const [k, v] of Object.entries(s)) out[Number(k)] = (out[Number(k)] ?? 0) + v;
@@ -100,6 +125,8 @@ interface DirectPool {
   close(): void;
   /** The runtime its engines run on (they report it when ready). */
   backend: string;
+  /** Its processes, for their CPU time. */
+  pids: number[];
 }
 
 /** Engines called directly in `processes` child processes (direct.ts), loaded and warm, on these pairs. */
@@ -120,6 +147,7 @@ async function directPool(processes: number, pairs: [string, string][], backend:
   const backends = new Set(await Promise.all(kids.map((k) => k.ready)));
   return {
     backend: [...backends].join('+'),
+    pids: kids.map((k) => k.child.pid!),
     async run(from, count, use = processes) {
       const t0 = performance.now();
       let next = 0;
@@ -291,10 +319,32 @@ try {
   const oneRuns: Run[] = [];
   let directSeconds = 0;
   let directOneSeconds = 0;
+  // CPU milliseconds each side spent on the blocks with a worker per core. The service's API, workers and
+  // Redis are read from /proc (Redis only if it runs on this machine, under the pid it reports), the load
+  // generator is this process.
+  const redisPid = await redisProcessId(redisUrl).then((pid) => (pid !== undefined && /redis/.test(readFileSafe(`/proc/${pid}/comm`)) ? pid : undefined));
+  const cpuSides = {
+    api: () => cpuMs(svc.api.child.pid),
+    workers: () => sumCpu(svc.workers.map((w) => w.child.pid)),
+    redis: () => cpuMs(redisPid),
+    loadGenerator: selfCpuMs,
+    direct: () => sumCpu(pool.pids),
+  };
+  type Side = keyof typeof cpuSides;
+  const cpuSpent = Object.fromEntries(Object.keys(cpuSides).map((k) => [k, 0 as number | undefined])) as Record<Side, number | undefined>;
+  const measureCpu = async <T>(sides: Side[], fn: () => Promise<T>): Promise<T> => {
+    const before = sides.map((s) => cpuSides[s]());
+    const out = await fn();
+    sides.forEach((s, i) => {
+      const [b, a, spent] = [before[i], cpuSides[s](), cpuSpent[s]];
+      cpuSpent[s] = b === undefined || a === undefined || spent === undefined ? undefined : spent + a - b;
+    });
+    return out;
+  };
   for (let r = 0; r < rounds; r++) {
     const pair = (i: number) => bodies[(r * perRound.all + i) % bodies.length]!;
-    e2eRuns.push(await load(svc.baseUrl, perRound.all, clientConcurrency, undefined, pair));
-    directSeconds += await pool.run(r * perRound.all, perRound.all);
+    e2eRuns.push(await measureCpu(['api', 'workers', 'redis', 'loadGenerator'], () => load(svc.baseUrl, perRound.all, clientConcurrency, undefined, pair)));
+    directSeconds += await measureCpu(['direct'], () => pool.run(r * perRound.all, perRound.all));
     oneRuns.push(await load(svcOne.baseUrl, perRound.one, clientConcurrency, undefined, pair));
     // The engine's own scaling on this machine, without any service: the same pairs in one process.
     directOneSeconds += await pool.run(r * perRound.all, perRound.one, 1);
@@ -367,6 +417,13 @@ try {
       // The same pairs, the direct call just before each service call.
       directMsPerPair: round(pct(c1.direct, 50), 1),
       concurrency1OverheadP50Ms: round(pct(c1.overhead, 50), 1),
+      // Where a pair's CPU went, in ms, on the blocks above (null where /proc or Redis's pid is not readable),
+      // and the direct engines' CPU per pair over the service's: with every core busy, about the
+      // efficiency the service can reach on this machine, since its API, Redis and the load generator
+      // share the cores the workers run on.
+      cpuMsPerPair: Object.fromEntries((['api', 'workers', 'redis', 'loadGenerator'] as const).map((s) => [s, cpuSpent[s] === undefined ? null : round(cpuSpent[s] / n, 1)])),
+      directCpuMsPerPair: cpuSpent.direct === undefined ? null : round(cpuSpent.direct / n, 1),
+      cpuRatio: serviceCpu(cpuSpent) === undefined || cpuSpent.direct === undefined ? null : round(cpuSpent.direct / serviceCpu(cpuSpent)!),
     },
     scaling: {
       runtime: runtimes.oneWorker,
@@ -408,6 +465,7 @@ try {
       ['engine', `ours ${engineReport.oursMsPerImage} ms/img vs demo ${engineReport.referenceMsPerImage}: ${engineReport.speedup}x; accuracy ${engineReport.oursAccuracy} vs ${engineReport.referenceAccuracy} (${backend})`, `${targets.speedup ? 'met' : 'MISSED'} (>= 3.0x, accuracy >=)`],
       ['runtimes', `onnx ${rt.onnx.msPerImage} ms/img vs wasm ${rt.wasm.msPerImage}: ${rt.speedup}x (ratio ${rt.ratio}); accuracy ${rt.onnx.accuracy} vs ${rt.wasm.accuracy}, ${rt.differingDecisions} pairs decided differently`, `${targets.onnx ? 'met' : 'MISSED'} (onnx <= 0.4 x wasm, accuracy equal)`],
       ['e2e', `[${report.e2e.runtime}] ${report.e2e.pairsPerSec} pairs/s; p50 ${report.e2e.p50Ms} p95 ${report.e2e.p95Ms} p99 ${report.e2e.p99Ms} ms; direct ${report.e2e.directPairsPerSec}/s; efficiency ${report.e2e.efficiency}`, `${targets.efficiency ? 'met' : 'MISSED'} (>= 0.90)`],
+      ['e2e cpu', report.e2e.cpuRatio === null ? 'not readable here' : `ms of CPU a pair: workers ${report.e2e.cpuMsPerPair.workers}, api ${report.e2e.cpuMsPerPair.api}, redis ${report.e2e.cpuMsPerPair.redis}, load generator ${report.e2e.cpuMsPerPair.loadGenerator}; direct engines ${report.e2e.directCpuMsPerPair}: ratio ${report.e2e.cpuRatio}`, 'report only'],
       ['latency c=1', `sync p50 ${report.e2e.concurrency1P50Ms} ms vs direct p50 ${report.e2e.directMsPerPair} ms on the same pairs, interleaved (median overhead ${report.e2e.concurrency1OverheadP50Ms} ms)`, `${targets.concurrency1 ? 'met' : 'MISSED'} (<= direct + 25 ms)`],
       ['scaling', `[${report.scaling.runtime}] 1 worker ${report.scaling.oneWorkerPairsPerSec}/s, 2 workers ${report.scaling.twoWorkersPairsPerSec}/s: ${report.scaling.ratio}x (engine alone: ${report.scaling.directRatio}x)`, `${targets.scaling ? 'met' : 'MISSED'} (>= 1.6)`],
       ['memory', `[${memory.runtime}] ${memory.jobs} jobs (${Object.entries(memory.statuses).map(([k, v]) => `${v}x${k}`).join(', ')}): rss ${memory.rssStartMb} -> ${memory.rssEndMb} MB, allocations ${memory.numTensorsStart} -> ${memory.numTensorsEnd}; idle after GC: external ${memory.idle ? `${memory.idle.start.externalMb} -> ${memory.idle.end.externalMb}` : '?'} MB, arrayBuffers ${memory.idle ? `${memory.idle.start.arrayBuffersMb} -> ${memory.idle.end.arrayBuffersMb}` : '?'} MB`, `${targets.memory ? 'met' : 'MISSED'} (<= 50 MB, tensors equal)`],
@@ -420,6 +478,20 @@ try {
   }
 } finally {
   for (const s of stopAll) await s.stop();
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The service side's CPU: API, workers, Redis and the load generator together. */
+function serviceCpu(spent: Record<'api' | 'workers' | 'redis' | 'loadGenerator', number | undefined>): number | undefined {
+  const parts = [spent.api, spent.workers, spent.redis, spent.loadGenerator];
+  return parts.some((x) => x === undefined) ? undefined : parts.reduce((a, b) => a! + b!, 0);
 }
 
 function readdirLargest(dir: string): string[] {
