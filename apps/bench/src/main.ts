@@ -96,10 +96,9 @@ function cpuMs(pid: number | undefined): number | undefined {
   const fields = stat.split(') ').at(-1)!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
-const sumCpu = (pids: (number | undefined)[]) => {
-  const each = pids.map(cpuMs);
-  return each.some((x) => x === undefined) ? undefined : each.reduce((a, b) => a! + b!, 0);
-};
+/** The sum, or undefined if any part could not be read. */
+const total = (parts: (number | undefined)[]) => (parts.some((x) => x === undefined) ? undefined : parts.reduce((a, b) => a! + b!, 0));
+const sumCpu = (pids: (number | undefined)[]) => total(pids.map(cpuMs));
 const selfCpuMs = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
@@ -354,6 +353,7 @@ try {
   const rate = (runs: Run[]) => runs.reduce((sum, x) => sum + x.n, 0) / runs.reduce((sum, x) => sum + x.seconds, 0);
   const e2e = { perSec: rate(e2eRuns), latencies: e2eRuns.flatMap((x) => x.latencies), statuses: mergeStatuses(e2eRuns.map((x) => x.statuses)) };
   const one = { perSec: rate(oneRuns), statuses: mergeStatuses(oneRuns.map((x) => x.statuses)) };
+  const serviceCpu = total([cpuSpent.api, cpuSpent.workers, cpuSpent.redis, cpuSpent.loadGenerator]);
   const directN = { pairsPerSec: n / directSeconds, onePerSec: (rounds * perRound.one) / directOneSeconds };
 
   // Concurrency 1, interleaved per pair: the engine directly, then the same pair through the service.
@@ -423,7 +423,7 @@ try {
       // share the cores the workers run on.
       cpuMsPerPair: Object.fromEntries((['api', 'workers', 'redis', 'loadGenerator'] as const).map((s) => [s, cpuSpent[s] === undefined ? null : round(cpuSpent[s] / n, 1)])),
       directCpuMsPerPair: cpuSpent.direct === undefined ? null : round(cpuSpent.direct / n, 1),
-      cpuRatio: serviceCpu(cpuSpent) === undefined || cpuSpent.direct === undefined ? null : round(cpuSpent.direct / serviceCpu(cpuSpent)!),
+      cpuRatio: serviceCpu === undefined || cpuSpent.direct === undefined ? null : round(cpuSpent.direct / serviceCpu),
     },
     scaling: {
       runtime: runtimes.oneWorker,
@@ -486,12 +486,6 @@ function readFileSafe(path: string): string {
   } catch {
     return '';
   }
-}
-
-/** The service side's CPU: API, workers, Redis and the load generator together. */
-function serviceCpu(spent: Record<'api' | 'workers' | 'redis' | 'loadGenerator', number | undefined>): number | undefined {
-  const parts = [spent.api, spent.workers, spent.redis, spent.loadGenerator];
-  return parts.some((x) => x === undefined) ? undefined : parts.reduce((a, b) => a! + b!, 0);
 }
 
 function readdirLargest(dir: string): string[] {
